@@ -1,0 +1,47 @@
+# hallucinator: a tensor engine in Go with hand-written CUDA kernels, and
+# self-supervised learning with the Hallucinator on top.
+
+GO ?= go
+# The whole suite, the one-epoch Fashion-MNIST training test included.
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build test test-short vet bench kernels gpu-check data clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+# The test command: installs what the tests need (Debian's Fashion-MNIST
+# package), checks formatting and vet, then runs every test.
+test: data vet
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+# Everything but the long training tests.
+test-short: vet
+	$(GO) test -short ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+data:
+	bash scripts/install-data.sh
+
+# Benchmarks against references (OpenBLAS, gonum, the plain-Go reference).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2x ./bench
+
+# The CUDA kernel library (build/libhalcuda.so); installs the CUDA toolkit
+# from Debian's non-free section when nvcc is missing.
+kernels:
+	bash scripts/build-kernels.sh
+
+# Builds the GPU test and benchmark binaries; run `scripts/gpu-check.sh run`
+# on the GPU machine.
+gpu-check: kernels
+	bash scripts/gpu-check.sh build
+
+clean:
+	rm -rf build

@@ -1,0 +1,280 @@
+// Package kernels defines Backend, the one place where arithmetic happens.
+// Every numerical primitive the layers above need is a method here, coarse and
+// fused where it pays. kernels/cpu and kernels/cuda implement it;
+// kernels/cpu/ref is the plain-Go reference every implementation is tested
+// against with kernels/conformance.
+//
+// Conventions, for every method:
+//   - Tensors are contiguous, row-major, on the backend's device (they may be
+//     row views with an offset into a larger storage). Images are NCHW.
+//   - Arguments are destination-last in the order written in each comment;
+//     outputs are overwritten unless the comment says "accumulates".
+//   - Shape mismatches are programming errors and panic with a message that
+//     starts with the backend's name. Device errors (CUDA) are sticky and are
+//     returned by Sync.
+//   - Outputs never alias inputs unless the comment says so.
+package kernels
+
+import (
+	"fmt"
+
+	"hallucinator/tensor"
+)
+
+// ConvParams describes a 2-D convolution (groups = 1, no dilation).
+// x is [N, C, H, W], w is [K, C, R, S], y is [N, K, P, Q] with
+// P = (H + 2*PadH - R)/StrideH + 1 and Q = (W + 2*PadW - S)/StrideW + 1.
+type ConvParams struct {
+	StrideH, StrideW int
+	PadH, PadW       int
+}
+
+// OutSize returns P, Q for an input of h x w and a filter of r x s.
+func (p ConvParams) OutSize(h, w, r, s int) (int, int) {
+	return (h+2*p.PadH-r)/p.StrideH + 1, (w+2*p.PadW-s)/p.StrideW + 1
+}
+
+// PoolParams describes a 2-D max pool: window KH x KW, stride, and padding
+// that never wins (padded cells count as -Inf). Output size as for ConvParams.
+type PoolParams struct {
+	KH, KW           int
+	StrideH, StrideW int
+	PadH, PadW       int
+}
+
+// OutSize returns P, Q for an input of h x w.
+func (p PoolParams) OutSize(h, w int) (int, int) {
+	return (h+2*p.PadH-p.KH)/p.StrideH + 1, (w+2*p.PadW-p.KW)/p.StrideW + 1
+}
+
+// BNParams configures batch normalisation. The input is [N, C] or
+// [N, C, H, W]; statistics are per channel over N (and H, W).
+type BNParams struct {
+	Eps float32
+	// Momentum updates running statistics as PyTorch does:
+	// run = (1-Momentum)*run + Momentum*batch, with the unbiased batch
+	// variance for the running variance.
+	Momentum float32
+	// ReLU fuses a ReLU after the affine transform (forward) and masks the
+	// incoming gradient with y > 0 (backward).
+	ReLU bool
+}
+
+// SGDParams configures SGDStep as torch.optim.SGD (dampening 0):
+// g = grad + WeightDecay*p; buf = Momentum*buf + g (buf = g on the first
+// step when FirstStep is set); g = Nesterov ? g + Momentum*buf : buf;
+// p -= LR * g.
+type SGDParams struct {
+	LR, Momentum, WeightDecay float32
+	Nesterov                  bool
+	FirstStep                 bool
+}
+
+// LARSParams configures LARSStep (You et al. 2017, as in solo-learn): for
+// each tensor not excluded, g = grad + WeightDecay*p, and the local lr is
+// LR * Eta*||p|| / (||grad|| + WeightDecay*||p||) (1 when either norm is 0);
+// excluded tensors (biases, batch-norm) use g = grad and the plain LR; then
+// buf = Momentum*buf + local*g and p -= buf.
+type LARSParams struct {
+	LR, Momentum, WeightDecay, Eta float32
+}
+
+// AdamWParams configures AdamWStep as torch.optim.AdamW: p -= LR*WeightDecay*p;
+// m = B1*m + (1-B1)*g; v = B2*v + (1-B2)*g*g; p -= LR * (m/(1-B1^Step)) /
+// (sqrt(v/(1-B2^Step)) + Eps). Step counts from 1.
+type AdamWParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int
+}
+
+// InfoNCEParams configures the fused contrastive loss. Anchor rows q [A, D]
+// and key rows k [B, D] are L2-normalised inside; queue rows [Q, D] (may be
+// nil) are used as they are (already normalised). For anchor i the logits are
+// the cosine similarities divided by Temperature against: its positive key
+// Pos[i]; every other key j when InBatchNegatives is set, except j == Self[i]
+// and, when Twins is set, except keys with KeyID[j] == AnchorID[i]; and every
+// queue row. The loss is the mean over anchors of -log softmax at the
+// positive.
+type InfoNCEParams struct {
+	Temperature      float32
+	Pos              []int32 // [A] key row of each anchor's positive
+	Self             []int32 // [A] key row that is the anchor itself, or -1; nil means none
+	AnchorID, KeyID  []int32 // image identities for Twins; nil when Twins is false
+	InBatchNegatives bool
+	Twins            bool
+}
+
+// Backend is the set of numerical primitives. See the package comment for
+// the conventions every method follows.
+type Backend interface {
+	// Name is a short name ("ref", "cpu", "cuda").
+	Name() string
+	// Kind is the device kind of the tensors this backend works on.
+	Kind() tensor.DeviceKind
+
+	// --- memory ---
+
+	// Zeros returns a new zero tensor on the backend's device.
+	Zeros(shape ...int) *tensor.Tensor
+	// FromHost returns a copy on the backend's device of a host tensor.
+	FromHost(t *tensor.Tensor) *tensor.Tensor
+	// ToHost returns a host copy of a tensor of this backend.
+	ToHost(t *tensor.Tensor) *tensor.Tensor
+	// Copy copies src into dst (same number of elements).
+	Copy(src, dst *tensor.Tensor)
+	// Fill sets every element of dst to v.
+	Fill(v float32, dst *tensor.Tensor)
+	// Sync waits for queued work and returns the first device error, if any.
+	Sync() error
+
+	// --- dense linear algebra ---
+
+	// Gemm: C = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. A, B, C are
+	// 2-D; op(A) is [M, K], op(B) is [K, N], C is [M, N]. When beta is 0, C
+	// is not read (NaNs in C do not propagate).
+	Gemm(transA, transB bool, alpha float32, a, b *tensor.Tensor, beta float32, c *tensor.Tensor)
+	// GemmBatched is Gemm on 3-D tensors [batch, ., .], one product per batch
+	// index.
+	GemmBatched(transA, transB bool, alpha float32, a, b *tensor.Tensor, beta float32, c *tensor.Tensor)
+
+	// --- convolution ---
+
+	// Conv2d: y = conv(x, w). x [N,C,H,W], w [K,C,R,S], y [N,K,P,Q].
+	Conv2d(p ConvParams, x, w, y *tensor.Tensor)
+	// Conv2dBackwardData: dx = gradient w.r.t. x of conv(x, w) given dy.
+	Conv2dBackwardData(p ConvParams, dy, w, dx *tensor.Tensor)
+	// Conv2dBackwardFilter: dw = gradient w.r.t. w given x and dy.
+	Conv2dBackwardFilter(p ConvParams, x, dy, dw *tensor.Tensor)
+
+	// --- bias ---
+
+	// BiasAdd: y[o, c, i] += b[c], y seen as [outer, C, inner] where C is
+	// y's dimension 1 and inner the product of the dimensions after it.
+	BiasAdd(b, y *tensor.Tensor)
+	// BiasGrad: db[c] = sum over outer and inner of dy[o, c, i].
+	BiasGrad(dy, db *tensor.Tensor)
+
+	// --- batch normalisation ---
+
+	// BatchNormTrain normalises with batch statistics: y = gamma*(x-mean)*
+	// invstd + beta (then ReLU if p.ReLU); writes the batch mean and invstd
+	// = 1/sqrt(var+eps) (biased var) to saveMean, saveInvstd [C], and
+	// updates runMean, runVar [C] in place.
+	BatchNormTrain(p BNParams, x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar *tensor.Tensor)
+	// BatchNormInfer normalises with the running statistics.
+	BatchNormInfer(p BNParams, x, gamma, beta, runMean, runVar, y *tensor.Tensor)
+	// BatchNormBackward computes dx, dgamma, dbeta [C] of a training-mode
+	// forward, from x, its saved statistics, gamma, the forward output y
+	// (read only when p.ReLU, to mask dy) and dy.
+	BatchNormBackward(p BNParams, x, y, dy, gamma, saveMean, saveInvstd, dx, dgamma, dbeta *tensor.Tensor)
+
+	// --- activations and pooling ---
+
+	// Relu: y = max(x, 0). y may alias x.
+	Relu(x, y *tensor.Tensor)
+	// ReluBackward: dx = dy where y > 0, else 0. dx may alias dy.
+	ReluBackward(y, dy, dx *tensor.Tensor)
+	// MaxPool2d: y = max over each window of x.
+	MaxPool2d(p PoolParams, x, y *tensor.Tensor)
+	// MaxPool2dBackward: dx = dy routed to the first (row-major) position of
+	// each window's maximum.
+	MaxPool2dBackward(p PoolParams, x, y, dy, dx *tensor.Tensor)
+	// GlobalAvgPool: y [N, C] = mean over H, W of x [N, C, H, W].
+	GlobalAvgPool(x, y *tensor.Tensor)
+	// GlobalAvgPoolBackward: dx [N,C,H,W] = dy [N,C] / (H*W) broadcast.
+	GlobalAvgPoolBackward(dy, dx *tensor.Tensor)
+
+	// --- element-wise (same numbers of elements; dst may alias inputs) ---
+
+	// Add: dst = a + b.
+	Add(a, b, dst *tensor.Tensor)
+	// Sub: dst = a - b.
+	Sub(a, b, dst *tensor.Tensor)
+	// Mul: dst = a * b.
+	Mul(a, b, dst *tensor.Tensor)
+	// Scale: dst = s * a.
+	Scale(s float32, a, dst *tensor.Tensor)
+	// Axpy: y += alpha * x (accumulates).
+	Axpy(alpha float32, x, y *tensor.Tensor)
+
+	// --- reductions ---
+
+	// Sum: dst [1] = sum of all elements of x.
+	Sum(x, dst *tensor.Tensor)
+	// SumRows: dst [N] = column sums of x seen as [M, N] (sum over rows).
+	SumRows(x, dst *tensor.Tensor)
+	// SumCols: dst [M] = row sums of x seen as [M, N] (sum over columns).
+	SumCols(x, dst *tensor.Tensor)
+	// SumSquares: dst[i] = sum of squares of xs[i], dst of length len(xs).
+	SumSquares(xs []*tensor.Tensor, dst *tensor.Tensor)
+
+	// --- normalisation and losses ---
+
+	// L2NormalizeRows: y[i] = x[i] / max(||x[i]||, eps) for x [M, N]; writes
+	// the clamped norms to norms [M].
+	L2NormalizeRows(eps float32, x, y, norms *tensor.Tensor)
+	// L2NormalizeRowsBackward: dx from y, norms and dy:
+	// dx = (dy - y * <y, dy>) / norm (dy / norm where the norm was clamped).
+	L2NormalizeRowsBackward(eps float32, y, norms, dy, dx *tensor.Tensor)
+	// SoftmaxCrossEntropy: loss [1] = mean over rows of -log softmax(logits
+	// [N, C])[label]; dlogits (may be nil) = (softmax - onehot)/N.
+	SoftmaxCrossEntropy(logits *tensor.Tensor, labels []int32, loss, dlogits *tensor.Tensor)
+	// InfoNCE: the fused contrastive loss of InfoNCEParams. q [A, D], k
+	// [B, D], queue [Q, D] or nil; loss [1]; dq [A, D] and dk [B, D] (each
+	// may be nil) receive the gradients of the loss w.r.t. the raw (not yet
+	// normalised) q and k. q and k may be the same tensor (then dq and dk
+	// must differ; the caller adds them).
+	InfoNCE(p InfoNCEParams, q, k, queue, loss, dq, dk *tensor.Tensor)
+
+	// --- the Hallucinator ---
+
+	// HallucinatorForward: with x, k [N, D]: xt = x + lambda*(x - k);
+	// u = [x, xt] (feature concatenation, [N, 2D]); h1 = relu(u W1^T + b1);
+	// h2 = relu(h1 W2^T + b2); out = h2 W3^T + b3. W1 [2D, 2D], W2 [2D, 2D],
+	// W3 [D, 2D], biases [2D], [2D], [D]. act [N, 4D] receives h1 | h2 (for
+	// the backward); out [N, D].
+	HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, b3, act, out *tensor.Tensor)
+	// HallucinatorBackward: from dout [N, D] and the forward's inputs and act,
+	// writes dx, dk [N, D] (dk may be nil) and the weight and bias gradients.
+	HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor)
+
+	// --- optimisers (one call over all parameters) ---
+
+	// SGDStep updates params in place with SGDParams; bufs are the momentum
+	// buffers (ignored when Momentum is 0). wd[i] false turns weight decay
+	// off for tensor i (nil: on for all).
+	SGDStep(p SGDParams, params, grads, bufs []*tensor.Tensor, wd []bool)
+	// LARSStep updates params with LARSParams; exclude[i] marks tensors that
+	// skip weight decay and adaptation (nil: none).
+	LARSStep(p LARSParams, params, grads, bufs []*tensor.Tensor, exclude []bool)
+	// AdamWStep updates params with AdamWParams; m and v are the moment
+	// buffers. wd[i] false turns weight decay off for tensor i (nil: on).
+	AdamWStep(p AdamWParams, params, grads, m, v []*tensor.Tensor, wd []bool)
+	// EMA: target = decay*target + (1-decay)*source, per pair of tensors.
+	EMA(decay float32, target, source []*tensor.Tensor)
+}
+
+// Panicf panics with a message prefixed by the backend's name.
+func Panicf(b string, format string, args ...any) {
+	panic(b + ": " + fmt.Sprintf(format, args...))
+}
+
+// CheckSameNumel panics unless every tensor has n elements.
+func CheckSameNumel(b, op string, n int, ts ...*tensor.Tensor) {
+	for i, t := range ts {
+		if t.Numel() != n {
+			Panicf(b, "%s: argument %d has %d elements, want %d (shape %v)", op, i, t.Numel(), n, t.Shape())
+		}
+	}
+}
+
+// CheckShape panics unless t has the given shape.
+func CheckShape(b, op, name string, t *tensor.Tensor, shape ...int) {
+	if t == nil || !tensor.EqualShape(t.Shape(), shape) {
+		var got any = "nil"
+		if t != nil {
+			got = t.Shape()
+		}
+		Panicf(b, "%s: %s has shape %v, want %v", op, name, got, shape)
+	}
+}
