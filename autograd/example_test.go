@@ -1,0 +1,56 @@
+package autograd_test
+
+import (
+	"fmt"
+
+	"hallucinator/autograd"
+	"hallucinator/kernels/cpu/ref"
+	"hallucinator/tensor"
+)
+
+// A linear layer, a ReLU and a mean: the forward records the ops on the
+// tape, Backward fills the parameters' gradients.
+func Example() {
+	tp := autograd.NewTape(ref.New())
+	x := autograd.NewVar(tensor.FromSlice([]float32{1, 2, -1, 0.5}, 2, 2), false)
+	w := autograd.NewVar(tensor.FromSlice([]float32{0.5, -1, 2, 1}, 2, 2), true)
+	b := autograd.NewVar(tensor.FromSlice([]float32{0.25, -0.5}, 2), true)
+
+	y := tp.Relu(tp.Linear(x, w, b)) // [2, 2]
+	loss := tp.Mean(y)               // [1]
+	tp.Backward(loss)
+
+	fmt.Println("y    ", y.Value)
+	fmt.Println("loss ", loss.Value)
+	fmt.Println("dL/dw", w.Grad)
+	fmt.Println("dL/db", b.Grad)
+	// Output:
+	// y     Tensor[2 2](cpu) [[0 3.5] [0 0]]
+	// loss  Tensor[1](cpu) [0.875]
+	// dL/dw Tensor[2 2](cpu) [[0 0] [0.25 0.5]]
+	// dL/db Tensor[2](cpu) [0 0.25]
+}
+
+// GradCheck compares an op's backward with finite differences.
+func ExampleGradCheck() {
+	x := tensor.RandN(tensor.NewRand(1), 0, 1, 3, 4)
+	w := tensor.RandN(tensor.NewRand(2), 0, 1, 5, 4)
+	err := autograd.GradCheck(ref.New(), func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+		return tp.L2Normalize(tp.Linear(in[0], in[1], nil), 1e-12)
+	}, []*tensor.Tensor{x, w}, autograd.GradCheckOptions{})
+	fmt.Println("gradients agree:", err == nil)
+	// Output:
+	// gradients agree: true
+}
+
+// Stop-gradient: SimSiam's target branch is detached.
+func ExampleTape_Detach() {
+	tp := autograd.NewTape(ref.New())
+	p := autograd.NewVar(tensor.FromSlice([]float32{1, 2}, 1, 2), true)
+	z := autograd.NewVar(tensor.FromSlice([]float32{3, 4}, 1, 2), true)
+	loss := tp.Sum(tp.Mul(p, tp.Detach(z)))
+	tp.Backward(loss)
+	fmt.Println(p.Grad, z.HasGrad())
+	// Output:
+	// Tensor[1 2](cpu) [[3 4]] false
+}
