@@ -1,0 +1,240 @@
+// conv.cu: 2-D convolutions (groups 1, no dilation) as implicit GEMMs on the
+// engine of f1_gemm.cuh; no im2col buffer is ever written, the loaders gather
+// the image patches tile by tile (zero outside the padded image).
+//
+//   forward      y [N,K,P,Q]:  M = N*P*Q (n,p,q)  N = K      K = C*R*S (c,r,s)
+//                A(m,kk) = x[n, c, p*sh-ph+r, q*sw-pw+s]     B(kk,k) = w[k, c, r, s]
+//   bwd data     dx [N,C,H,W]: M = N*H*W (n,h,w)  N = C      K = K*R*S (k,r,s)
+//                A(m,kk) = dy[n, k, (h+ph-r)/sh, (w+pw-s)/sw] where the division is
+//                exact and inside [0,P) x [0,Q), else 0;     B(kk,c) = w[k, c, r, s]
+//   bwd filter   dw [K,C,R,S]: M = K              N = C*R*S  K = N*P*Q (n,p,q)
+//                A(k,kk) = dy[n, k, p, q]     B(kk,crs) = x[n, c, p*sh-ph+r, q*sw-pw+s]
+//                (the long reduction is split across blocks and summed in a fixed
+//                order, so dw is deterministic)
+// Index decoding uses FastDiv; every index fits in int (checked).
+#include "f1_gemm.cuh"
+#include "hal.h"
+
+namespace {
+
+using namespace f1;
+
+// Geometry with the divisors the gathers need.
+struct Geom {
+    int N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    int RS, PQ, HW;
+    FastDiv dRS, dS, dPQ, dQ, dHW, dW, dSh, dSw;
+
+    Geom() = default;
+    explicit Geom(const hal_conv_args* a)
+        : N(a->n), C(a->c), H(a->h), W(a->w), K(a->k), R(a->r), S(a->s), P(a->p), Q(a->q), sh(a->stride_h),
+          sw(a->stride_w), ph(a->pad_h), pw(a->pad_w), RS(a->r * a->s), PQ(a->p * a->q), HW(a->h * a->w),
+          dRS(a->r * a->s), dS(a->s), dPQ(a->p * a->q), dQ(a->q), dHW(a->h * a->w), dW(a->w), dSh(a->stride_h),
+          dSw(a->stride_w) {}
+};
+
+// XPatchSrc: the forward's A, element (m = (n,p,q), kk = (c,r,s)) of the
+// implicit im2col of x; mn (output pixels) is contiguous in memory.
+struct XPatchSrc {
+    static constexpr int kMode = GATHER;
+    static constexpr bool kFastK = false;
+    const float* x;
+    Geom g;
+
+    __device__ __forceinline__ XPatchSrc bind(int) const { return *this; }
+    __device__ __forceinline__ const float* safe() const { return x; }
+    __device__ __forceinline__ const float* gather(int m, int kk, bool& ok) const {
+        const int n = g.dPQ.div(m), pq = m - n * g.PQ;
+        const int p = g.dQ.div(pq), q = pq - p * g.Q;
+        const int c = g.dRS.div(kk), rs = kk - c * g.RS;
+        const int r = g.dS.div(rs), s = rs - r * g.S;
+        const int h = p * g.sh - g.ph + r, w = q * g.sw - g.pw + s;
+        ok = ok && (unsigned)h < (unsigned)g.H && (unsigned)w < (unsigned)g.W;
+        return x + (((long long)n * g.C + c) * g.H + h) * g.W + w;
+    }
+};
+
+// DyPatchSrc: backward data's A, element (m = (n,h,w), kk = (k,r,s)): the
+// output gradient of the window position that reads x[n,.,h,w] through tap
+// (r,s), if there is one.
+struct DyPatchSrc {
+    static constexpr int kMode = GATHER;
+    static constexpr bool kFastK = false;
+    const float* dy;
+    Geom g;
+
+    __device__ __forceinline__ DyPatchSrc bind(int) const { return *this; }
+    __device__ __forceinline__ const float* safe() const { return dy; }
+    __device__ __forceinline__ const float* gather(int m, int kk, bool& ok) const {
+        const int n = g.dHW.div(m), hw = m - n * g.HW;
+        const int h = g.dW.div(hw), w = hw - h * g.W;
+        const int k = g.dRS.div(kk), rs = kk - k * g.RS;
+        const int r = g.dS.div(rs), s = rs - r * g.S;
+        const int th = h + g.ph - r, tw = w + g.pw - s;
+        const int p = g.dSh.div(th > 0 ? th : 0), q = g.dSw.div(tw > 0 ? tw : 0);
+        ok = ok && th >= 0 && tw >= 0 && p * g.sh == th && q * g.sw == tw && p < g.P && q < g.Q;
+        return dy + (((long long)n * g.K + k) * g.P + p) * g.Q + q;
+    }
+};
+
+// WTapSrc: backward data's B, element (mn = c, kk = (k,r,s)) = w[k,c,r,s].
+struct WTapSrc {
+    static constexpr int kMode = GATHER;
+    static constexpr bool kFastK = true;
+    const float* w;
+    Geom g;
+
+    __device__ __forceinline__ WTapSrc bind(int) const { return *this; }
+    __device__ __forceinline__ const float* safe() const { return w; }
+    __device__ __forceinline__ const float* gather(int c, int kk, bool&) const {
+        const int k = g.dRS.div(kk), rs = kk - k * g.RS;
+        return w + ((long long)k * g.C + c) * g.RS + rs;
+    }
+};
+
+// DyRowSrc: backward filter's A, element (mn = k, kk = (n,p,q)) = dy[n,k,p,q].
+struct DyRowSrc {
+    static constexpr int kMode = GATHER;
+    static constexpr bool kFastK = true;
+    const float* dy;
+    Geom g;
+
+    __device__ __forceinline__ DyRowSrc bind(int) const { return *this; }
+    __device__ __forceinline__ const float* safe() const { return dy; }
+    __device__ __forceinline__ const float* gather(int k, int kk, bool&) const {
+        const int n = g.dPQ.div(kk), pq = kk - n * g.PQ;
+        return dy + ((long long)n * g.K + k) * g.PQ + pq;
+    }
+};
+
+// XTapSrc: backward filter's B, element (mn = (c,r,s), kk = (n,p,q)) =
+// x[n, c, p*sh-ph+r, q*sw-pw+s] (0 in the padding).
+struct XTapSrc {
+    static constexpr int kMode = GATHER;
+    static constexpr bool kFastK = true;
+    const float* x;
+    Geom g;
+
+    __device__ __forceinline__ XTapSrc bind(int) const { return *this; }
+    __device__ __forceinline__ const float* safe() const { return x; }
+    __device__ __forceinline__ const float* gather(int crs, int kk, bool& ok) const {
+        const int n = g.dPQ.div(kk), pq = kk - n * g.PQ;
+        const int p = g.dQ.div(pq), q = pq - p * g.Q;
+        const int c = g.dRS.div(crs), rs = crs - c * g.RS;
+        const int r = g.dS.div(rs), s = rs - r * g.S;
+        const int h = p * g.sh - g.ph + r, w = q * g.sw - g.pw + s;
+        ok = ok && (unsigned)h < (unsigned)g.H && (unsigned)w < (unsigned)g.W;
+        return x + (((long long)n * g.C + c) * g.H + h) * g.W + w;
+    }
+};
+
+// NchwEpi scatters the GEMM result (row m = (n, pixel), column = channel)
+// into an NCHW tensor with `pix` pixels per channel plane.
+struct NchwEpi {
+    float* y;
+    int m, n, pix;
+    FastDiv dpix;
+
+    __device__ __forceinline__ NchwEpi bind(int, int) const { return *this; }
+    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
+        if (r >= m) return;
+        const int img = dpix.div(r), px = r - img * pix;
+        float* d = y + ((long long)img * n + col) * pix + px;
+        if (col < n) d[0] = v0;
+        if (col + 1 < n) d[pix] = v1;
+    }
+};
+
+// RowEpi stores into a dense row-major [m, n] matrix.
+struct RowEpi {
+    float* y;
+    int m, n;
+
+    __device__ __forceinline__ RowEpi bind(int, int) const { return *this; }
+    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
+        if (r >= m) return;
+        float* d = y + (long long)r * n + col;
+        if (col < n) d[0] = v0;
+        if (col + 1 < n) d[1] = v1;
+    }
+};
+
+// can_implement checks a convolution's sizes: all positive, the output size
+// consistent, every GEMM extent (plus a tile) inside int.
+bool can_implement(const hal_conv_args* a, const void* p0, const void* p1, const void* p2) {
+    if (a == nullptr || p0 == nullptr || p1 == nullptr || p2 == nullptr) return false;
+    if (a->n < 1 || a->c < 1 || a->h < 1 || a->w < 1 || a->k < 1 || a->r < 1 || a->s < 1) return false;
+    if (a->stride_h < 1 || a->stride_w < 1 || a->pad_h < 0 || a->pad_w < 0) return false;
+    if (a->h + 2 * (long long)a->pad_h < a->r || a->w + 2 * (long long)a->pad_w < a->s) return false;
+    if (a->p != (a->h + 2 * a->pad_h - a->r) / a->stride_h + 1) return false;
+    if (a->q != (a->w + 2 * a->pad_w - a->s) / a->stride_w + 1) return false;
+    const long long lim = 0x7fffffffLL - 1024;
+    const long long npq = (long long)a->n * a->p * a->q, nhw = (long long)a->n * a->h * a->w;
+    const long long crs = (long long)a->c * a->r * a->s, krs = (long long)a->k * a->r * a->s;
+    if (npq > lim || nhw > lim || crs > lim || krs > lim) return false;
+    // The taps' offsets from a pixel stay inside int too.
+    if ((long long)a->h + a->pad_h + a->r > lim || (long long)a->w + a->pad_w + a->s > lim) return false;
+    if ((long long)a->p * a->stride_h + a->r > lim || (long long)a->q * a->stride_w + a->s > lim) return false;
+    return true;
+}
+
+}  // namespace
+
+extern "C" int hal_conv2d_fwd(void* stream, const float* x, const float* w, float* y, const hal_conv_args* a) {
+    if (!can_implement(a, x, w, y)) return (int)cudaErrorInvalidValue;
+    const Geom g(a);
+    GemmProblem<XPatchSrc, DenseSrc<true>, NchwEpi> pr;
+    pr.m = g.N * g.PQ;
+    pr.n = g.K;
+    pr.k = g.C * g.RS;
+    pr.batch = 1;
+    pr.a.x = x;
+    pr.a.g = g;
+    pr.b = dense_src<true>(w, (long long)g.C * g.RS, 0);  // w [K, C*R*S]
+    pr.epi.y = y;
+    pr.epi.m = pr.m;
+    pr.epi.n = g.K;
+    pr.epi.pix = g.PQ;
+    pr.epi.dpix = FastDiv(g.PQ);
+    return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);
+}
+
+extern "C" int hal_conv2d_bwd_data(void* stream, const float* dy, const float* w, float* dx,
+                                   const hal_conv_args* a) {
+    if (!can_implement(a, dy, w, dx)) return (int)cudaErrorInvalidValue;
+    const Geom g(a);
+    GemmProblem<DyPatchSrc, WTapSrc, NchwEpi> pr;
+    pr.m = g.N * g.HW;
+    pr.n = g.C;
+    pr.k = g.K * g.RS;
+    pr.batch = 1;
+    pr.a.dy = dy;
+    pr.a.g = g;
+    pr.b.w = w;
+    pr.b.g = g;
+    pr.epi.y = dx;
+    pr.epi.m = pr.m;
+    pr.epi.n = g.C;
+    pr.epi.pix = g.HW;
+    pr.epi.dpix = FastDiv(g.HW);
+    return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);
+}
+
+extern "C" int hal_conv2d_bwd_filter(void* stream, const float* x, const float* dy, float* dw,
+                                     const hal_conv_args* a) {
+    if (!can_implement(a, x, dy, dw)) return (int)cudaErrorInvalidValue;
+    const Geom g(a);
+    GemmProblem<DyRowSrc, XTapSrc, RowEpi> pr;
+    pr.m = g.K;
+    pr.n = g.C * g.RS;
+    pr.k = g.N * g.PQ;
+    pr.batch = 1;
+    pr.a.dy = dy;
+    pr.a.g = g;
+    pr.b.x = x;
+    pr.b.g = g;
+    pr.epi.y = dw;
+    pr.epi.m = g.K;
+    pr.epi.n = pr.n;
+    return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);
+}

@@ -1,0 +1,194 @@
+// hal_util.cuh: device and launch helpers shared by the runtime, element-wise,
+// reduction, batch-norm, pool, loss and optimiser kernels: argument checks
+// that return cudaErrorInvalidValue, the launch status, grid sizing, warp and
+// block sums (fixed order, so results are deterministic) and the lookup of a
+// chunk in a multi-tensor list.
+#ifndef HAL_UTIL_CUH
+#define HAL_UTIL_CUH
+
+#ifdef F1_EMULATE
+// The CPU emulation build (g++ -DF1_EMULATE, see f1_emu.cuh): kernels run
+// as fibers on the host so that the whole library can be tested without a
+// GPU.
+#include <algorithm>
+
+#include "f1_emu.cuh"
+using std::max;
+using std::min;
+inline float4 make_float4(float x, float y, float z, float w) {
+    float4 v;
+    v.x = x;
+    v.y = y;
+    v.z = z;
+    v.w = w;
+    return v;
+}
+// The emulator shuffles floats; a double goes as its two 32-bit halves.
+inline double __shfl_xor_sync(unsigned mask, double v, int o) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    const float lo = __int_as_float((int)(uint32_t)bits), hi = __int_as_float((int)(uint32_t)(bits >> 32));
+    const float rlo = __shfl_xor_sync(mask, lo, o), rhi = __shfl_xor_sync(mask, hi, o);
+    uint32_t a, b;
+    memcpy(&a, &rlo, 4);
+    memcpy(&b, &rhi, 4);
+    bits = (uint64_t)a | ((uint64_t)b << 32);
+    memcpy(&v, &bits, 8);
+    return v;
+}
+#define HAL_DEVICE_CODE 1
+#define HAL_LAUNCH(kern, grid, block, shmem, stream, ...) f1emu::launch(kern, grid, block, shmem, __VA_ARGS__)
+#else
+#include <cuda_runtime.h>
+#ifdef __CUDACC__
+#define HAL_DEVICE_CODE 1
+#endif
+// HAL_LAUNCH launches kern on grid x block threads with shmem bytes of
+// dynamic shared memory on stream.
+#define HAL_LAUNCH(kern, grid, block, shmem, stream, ...) kern<<<grid, block, shmem, stream>>>(__VA_ARGS__)
+#endif
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hal.h"
+
+namespace hal {
+
+// HAL_REQUIRE returns cudaErrorInvalidValue from the calling entry point
+// unless cond holds.
+#define HAL_REQUIRE(cond)                                           \
+    do {                                                            \
+        if (!(cond)) return (int)cudaErrorInvalidValue;             \
+    } while (0)
+
+// HAL_TRY returns the error code of a runtime call unless it is cudaSuccess.
+#define HAL_TRY(expr)                                 \
+    do {                                              \
+        cudaError_t hal_err_ = (expr);                \
+        if (hal_err_ != cudaSuccess) return (int)hal_err_; \
+    } while (0)
+
+// launched returns the status of the launches just made (cudaGetLastError).
+inline int launched() { return (int)cudaGetLastError(); }
+
+inline cudaStream_t stream_of(void* s) { return (cudaStream_t)s; }
+
+// Threads per block of the one-dimensional kernels.
+constexpr int kThreads = 256;
+// The most blocks a grid-stride kernel launches.
+constexpr long long kMaxBlocks = 8192;
+
+// blocks_for returns the number of blocks for a grid-stride loop over n work
+// items of per_block items per block, between 1 and kMaxBlocks.
+inline int blocks_for(long long n, long long per_block) {
+    long long b = (n + per_block - 1) / per_block;
+    if (b < 1) b = 1;
+    if (b > kMaxBlocks) b = kMaxBlocks;
+    return (int)b;
+}
+
+// aligned16 reports whether a pointer is 16-byte aligned (float4 access).
+inline bool aligned16(const void* p) { return ((uintptr_t)p & 15) == 0; }
+
+#ifdef HAL_DEVICE_CODE
+
+// warp_sum returns the sum of v over the 32 lanes of a full warp, in every
+// lane (butterfly order, identical in every run).
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// block_sum returns the sum of v over a one-dimensional block whose size is a
+// multiple of 32 (at most 1024), in every thread. sh is a __shared__ array of
+// at least 32 elements; consecutive calls may reuse it. Every thread of the
+// block must call it.
+template <class T>
+__device__ __forceinline__ T block_sum(T v, T* sh) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    const int nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();  // sh may still be read by a previous call
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        T t = lane < nw ? sh[lane] : T(0);
+        t = warp_sum(t);
+        if (lane == 0) sh[0] = t;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+// block_max is block_sum with max.
+__device__ __forceinline__ float block_max(float v, float* sh) {
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    const int nw = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        float t = lane < nw ? sh[lane] : -INFINITY;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
+        if (lane == 0) sh[0] = t;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+// mt_find returns the index of the entry of a multi-tensor list that owns
+// chunk b: the largest i with list[i].chunk_start <= b (entries without
+// elements own no chunk and are skipped by construction).
+__device__ __forceinline__ int mt_find(const hal_mt_tensor* list, int count, int b) {
+    int lo = 0, hi = count - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) >> 1;
+        if (list[mid].chunk_start <= b)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+// MTChunk is the part of one entry a block of a multi-tensor kernel owns.
+struct MTChunk {
+    int t;            // entry index
+    long long begin;  // first element
+    long long end;    // one past the last element
+};
+
+// mt_chunk finds the entry and element range of this block's chunk; every
+// thread of the block must call it (it synchronises). sh_t is a __shared__ int.
+__device__ __forceinline__ MTChunk mt_chunk(const hal_mt_tensor* list, int count, int* sh_t) {
+    if (threadIdx.x == 0) *sh_t = mt_find(list, count, (int)blockIdx.x);
+    __syncthreads();
+    MTChunk c;
+    c.t = *sh_t;
+    const long long n = list[c.t].n;
+    c.begin = (long long)((int)blockIdx.x - list[c.t].chunk_start) * HAL_MT_CHUNK;
+    c.end = c.begin + HAL_MT_CHUNK < n ? c.begin + HAL_MT_CHUNK : n;
+    return c;
+}
+
+#endif  // HAL_DEVICE_CODE
+
+// mt_valid checks the list arguments every multi-tensor entry point takes.
+inline bool mt_valid(const hal_mt_tensor* list, int count, int nchunks) {
+    return list != nullptr && count > 0 && nchunks >= 0 && nchunks <= 0x7fffffff;
+}
+
+}  // namespace hal
+
+#endif  // HAL_UTIL_CUH
