@@ -1,0 +1,493 @@
+// Command train pre-trains an encoder with a self-supervised framework
+// (SimCLR, MoCo v1/v2, SimSiam), with or without the Hallucinator, then
+// evaluates it with a kNN monitor and a linear probe. It writes the run's
+// configuration, metrics (JSON lines), checkpoints, a summary and PNG plots
+// to its output directory, and resumes an interrupted run with -resume.
+//
+//	go run ./cmd/train                         # ~10 minutes on a CPU: Fashion-MNIST, SimCLR + Hallucinator
+//	go run ./cmd/train -framework mocov2 -hallucinate=false -epochs 5
+//	go run ./cmd/train -resume runs/simclr-20260101-120000
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"hallucinator/kernels"
+	"hallucinator/kernels/auto"
+	"hallucinator/nn"
+	"hallucinator/ssl"
+	"hallucinator/ssl/data"
+	"hallucinator/tensor"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	default:
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	configFile     = "config.json"
+	metricsFile    = "metrics.jsonl"
+	checkpointFile = "checkpoint.safetensors"
+	summaryFile    = "summary.json"
+)
+
+// run is the whole command; it returns instead of exiting so that tests can
+// call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.Resume != "" {
+		if o, err = resumeOptions(o); err != nil {
+			return err
+		}
+	}
+	be, err := auto.New(o.Device)
+	if err != nil {
+		return err
+	}
+	gpu := be.Kind() == tensor.CUDA
+	o.applyPreset(gpu)
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "device %s, %s%s on %s, ResNet-%d width %d, %d epochs of batch %d, output %s\n",
+		be.Name(), o.Framework, halSuffix(o), o.Dataset, o.Depth, o.Width, o.Epochs, o.Batch, o.Out)
+
+	sets, err := loadData(o)
+	if err != nil {
+		return err
+	}
+	fw, tr, err := build(be, o, sets)
+	if err != nil {
+		return err
+	}
+	ckpt := filepath.Join(o.Out, checkpointFile)
+	if o.Resume != "" {
+		if _, err := tr.Load(ckpt); err != nil {
+			return fmt.Errorf("resuming: %w", err)
+		}
+		fmt.Fprintf(stdout, "resumed at epoch %d step %d\n", tr.Epoch, tr.Step)
+	}
+	if err := writeJSON(filepath.Join(o.Out, configFile), o); err != nil {
+		return err
+	}
+	mw, err := os.OpenFile(filepath.Join(o.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer mw.Close()
+	enc := json.NewEncoder(mw)
+
+	save := func() error {
+		if err := tr.Save(ckpt, map[string]string{"config": mustJSON(o)}); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
+	}
+	pb := newProgress(stderr)
+	if o.Quiet {
+		pb = newProgress(io.Discard)
+	}
+	start := time.Now()
+	totalSteps := o.Epochs * tr.StepsPerEpoch()
+	doneAtStart := tr.Epoch*tr.StepsPerEpoch() + tr.Step
+	for !tr.Done() {
+		epoch := tr.Epoch
+		var lossSum float64
+		var lossN int
+		epStart := time.Now()
+		err := tr.RunEpoch(ctx, func(s ssl.StepInfo) {
+			lossSum += s.Loss
+			lossN++
+			done := s.GlobalStep
+			rate := float64(s.Images) * float64(s.Step) / s.Elapsed.Seconds()
+			perStep := time.Since(start) / time.Duration(max(done-doneAtStart, 1))
+			pb.update(fmt.Sprintf("epoch %d/%d", s.Epoch+1, o.Epochs), done, totalSteps, s.Loss, rate, perStep*time.Duration(totalSteps-done))
+			if s.Step%20 == 0 || s.Step == s.StepsPerEpoch {
+				st := fw.Stats()
+				_ = enc.Encode(map[string]any{"type": "step", "epoch": s.Epoch, "step": s.Step, "global_step": done,
+					"loss": s.Loss, "lr": s.LR, "pos_cos": st.PosCos, "hal_cos": st.HalCos, "lambda": st.Lambda, "time_s": time.Since(start).Seconds()})
+			}
+		})
+		pb.done()
+		if err != nil {
+			if ctx.Err() != nil {
+				if serr := save(); serr != nil {
+					return errors.Join(err, serr)
+				}
+				return fmt.Errorf("interrupted at epoch %d step %d; checkpoint written, continue with -resume %s", tr.Epoch, tr.Step, o.Out)
+			}
+			return err
+		}
+		rec := map[string]any{"type": "epoch", "epoch": epoch + 1, "loss": lossSum / float64(max(lossN, 1)),
+			"epoch_s": time.Since(epStart).Seconds(), "time_s": time.Since(start).Seconds()}
+		if o.EvalEvery > 0 && (epoch+1)%o.EvalEvery == 0 && !tr.Done() {
+			acc, err := knn(ctx, be, o, fw, sets)
+			if err != nil {
+				return err
+			}
+			rec["knn"] = acc
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f, kNN %.2f %%\n", epoch+1, rec["loss"], 100*acc)
+		} else {
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f (%.0f s)\n", epoch+1, rec["loss"], rec["epoch_s"])
+		}
+		_ = enc.Encode(rec)
+		if (epoch+1)%o.CkptEvery == 0 || tr.Done() {
+			if err := save(); err != nil {
+				return err
+			}
+		}
+	}
+	trainTime := time.Since(start)
+	sum, err := evaluate(ctx, be, o, fw, sets)
+	if err != nil {
+		return err
+	}
+	sum.PretrainSeconds = trainTime.Seconds()
+	_ = enc.Encode(map[string]any{"type": "final", "knn": sum.KNN, "linear_last": sum.LinearLast, "linear_best": sum.LinearBest,
+		"alignment": sum.Alignment, "uniformity": sum.Uniformity})
+	if err := writeJSON(filepath.Join(o.Out, summaryFile), sum); err != nil {
+		return err
+	}
+	if err := plots(o.Out); err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s%s: kNN %.2f %%, linear %.2f %% (best %.2f %%), alignment %.3f, uniformity %.3f, pre-training %s\n",
+		o.Framework, halSuffix(o), 100*sum.KNN, 100*sum.LinearLast, 100*sum.LinearBest, sum.Alignment, sum.Uniformity,
+		trainTime.Round(time.Second))
+	return nil
+}
+
+func halSuffix(o *options) string {
+	switch {
+	case o.Hallucinate && o.Compat:
+		return " + Hallucinator (compat)"
+	case o.Hallucinate:
+		return " + Hallucinator"
+	}
+	return ""
+}
+
+// resumeOptions reads the configuration of the run in o.Resume; the device,
+// workers and progress flags of this invocation still apply.
+func resumeOptions(cur *options) (*options, error) {
+	raw, err := os.ReadFile(filepath.Join(cur.Resume, configFile))
+	if err != nil {
+		return nil, fmt.Errorf("resuming: %w", err)
+	}
+	o := &options{}
+	if err := json.Unmarshal(raw, o); err != nil {
+		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
+	}
+	if err := o.check(); err != nil {
+		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
+	}
+	o.Resume, o.Out = cur.Resume, cur.Resume
+	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
+	return o, nil
+}
+
+// datasets are the training and evaluation splits.
+type datasets struct {
+	train, test *data.Dataset
+	norm        data.Normalize
+	name        string
+}
+
+func loadData(o *options) (*datasets, error) {
+	s := &datasets{name: strings.ToLower(o.Dataset)}
+	dir := o.DataDir
+	var err error
+	switch s.name {
+	case "fashion-mnist", "mnist":
+		load := data.LoadFashionMNIST
+		if s.name == "mnist" {
+			load = data.LoadMNIST
+		}
+		if dir == "" {
+			dir = data.FashionMNISTDir()
+		}
+		if s.train, err = load(dir, true); err == nil {
+			s.test, err = load(dir, false)
+		}
+	case "cifar10":
+		if s.train, err = data.LoadCIFAR10(dir, true); err == nil {
+			s.test, err = data.LoadCIFAR10(dir, false)
+		}
+	case "cifar100":
+		if s.train, err = data.LoadCIFAR100(dir, true, false); err == nil {
+			s.test, err = data.LoadCIFAR100(dir, false, false)
+		}
+	case "stl10":
+		if s.train, err = data.LoadSTL10(dir, data.STL10Train); err == nil {
+			s.test, err = data.LoadSTL10(dir, data.STL10Test)
+		}
+	case "tiny-imagenet", "folder":
+		size := o.ImageSize
+		if size == 0 {
+			size = 64
+		}
+		fo := data.FolderOptions{Height: size, Width: size, Workers: o.Workers}
+		if s.name == "tiny-imagenet" {
+			if s.train, err = data.LoadTinyImageNet(dir, "train", fo); err == nil {
+				s.test, err = data.LoadTinyImageNet(dir, "val", fo)
+			}
+		} else {
+			if s.train, err = data.LoadImageFolder(filepath.Join(dir, "train"), fo); err == nil {
+				s.test, err = data.LoadImageFolder(filepath.Join(dir, "val"), fo)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown -dataset %q", o.Dataset)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.norm, err = data.NormalizeFor(s.name); err != nil {
+		s.norm = data.MeanStd(s.train)
+	}
+	s.train, s.test = firstN(s.train, o.TrainSubset), firstN(s.test, o.TestSubset)
+	return s, nil
+}
+
+// firstN returns the first n images of ds (all of them when n <= 0).
+func firstN(ds *data.Dataset, n int) *data.Dataset {
+	if n <= 0 || n >= ds.N {
+		return ds
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return ds.Subset(idx)
+}
+
+// anchorBox returns the anchor-view crop box and Beta parameter of a data
+// set (the paper's released settings).
+func anchorBox(name string) (lo, hi, alpha float64) {
+	switch name {
+	case "tiny-imagenet":
+		return 0.15, 0.85, 0.1
+	case "folder":
+		return 0.2, 0.8, 0.6
+	}
+	return 0.25, 0.75, 0.1
+}
+
+func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Trainer, error) {
+	c := ssl.DefaultConfig(o.Framework)
+	c.Hallucinate, c.Compat = o.Hallucinate, o.Compat
+	c.Depth, c.Width, c.InChannels = o.Depth, o.Width, s.train.C
+	c.QueueSize, c.Momentum = o.Queue, float32(o.KeyMomentum)
+	if o.Temperature > 0 {
+		c.Temperature = float32(o.Temperature)
+	}
+	if s.train.H > 64 {
+		c.Stem = nn.StemImageNet // for large images
+	}
+	fw, err := ssl.New(be, tensor.NewRand(o.Seed), c)
+	if err != nil {
+		return nil, nil, err
+	}
+	size := s.train.H
+	blur := size > 64
+	plain := data.SSLView(size, s.norm, blur)
+	anchor := data.Transform(plain)
+	if o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate) {
+		lo, hi, a := anchorBox(s.name)
+		anchor = data.AnchorView(size, s.norm, blur, lo, hi, a)
+	}
+	steps := s.train.N / o.Batch
+	if o.MaxSteps > 0 {
+		steps = min(steps, o.MaxSteps)
+	}
+	tc := ssl.TrainConfig{Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: o.Optimizer, LR: o.LR, FinalLR: o.FinalLR,
+		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
+		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps}
+	tr, err := ssl.NewTrainer(be, fw, s.train, tc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fw, tr, nil
+}
+
+func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (float64, error) {
+	trf, err := ssl.Embed(ctx, be, fw, s.train, s.norm, 256)
+	if err != nil {
+		return 0, err
+	}
+	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
+	if err != nil {
+		return 0, err
+	}
+	return ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, s.train.NumClasses)
+}
+
+// summary is the final evaluation of a run.
+type summary struct {
+	Framework       string    `json:"framework"`
+	Hallucinate     bool      `json:"hallucinate"`
+	Compat          bool      `json:"compat"`
+	KNN             float64   `json:"knn"`
+	LinearLast      float64   `json:"linear_last"`
+	LinearBest      float64   `json:"linear_best"`
+	LinearCurve     []float64 `json:"linear_curve"`
+	Alignment       float64   `json:"alignment"`
+	Uniformity      float64   `json:"uniformity"`
+	PretrainSeconds float64   `json:"pretrain_seconds"`
+	EvalSeconds     float64   `json:"eval_seconds"`
+}
+
+func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (*summary, error) {
+	start := time.Now()
+	sum := &summary{Framework: o.Framework, Hallucinate: o.Hallucinate, Compat: o.Compat}
+	trf, err := ssl.Embed(ctx, be, fw, s.train, s.norm, 256)
+	if err != nil {
+		return nil, err
+	}
+	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
+	if err != nil {
+		return nil, err
+	}
+	c := s.train.NumClasses
+	if sum.KNN, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, c); err != nil {
+		return nil, err
+	}
+	pc := ssl.DefaultProbe
+	pc.Epochs, pc.LR, pc.Seed = o.ProbeEpochs, o.ProbeLR, o.Seed
+	pc.Milestones = []int{o.ProbeEpochs * 6 / 10, o.ProbeEpochs * 8 / 10}
+	res, err := ssl.LinearProbe(ctx, be, pc, trf, s.train.Labels, tef, s.test.Labels, c)
+	if err != nil {
+		return nil, err
+	}
+	sum.LinearLast, sum.LinearBest, sum.LinearCurve = res.Last, res.Best, res.Curve
+	// Alignment of two augmented views and uniformity, on up to 2000 test images.
+	sub := firstN(s.test, 2000)
+	view := data.SSLView(sub.H, s.norm, sub.H > 64)
+	a, b, err := twoViewEmbeddings(ctx, be, fw, sub, view, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	d := a.Dim(1)
+	if sum.Alignment, err = ssl.Alignment(a.Data(), b.Data(), d, 2); err != nil {
+		return nil, err
+	}
+	if sum.Uniformity, err = ssl.Uniformity(a.Data(), d, 2); err != nil {
+		return nil, err
+	}
+	sum.EvalSeconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+// twoViewEmbeddings embeds two augmented views of every image of ds.
+func twoViewEmbeddings(ctx context.Context, be kernels.Backend, fw ssl.Framework, ds *data.Dataset, view data.Transform, seed uint64) (*tensor.Tensor, *tensor.Tensor, error) {
+	ld, err := data.NewLoader(ctx, ds, data.LoaderOptions{BatchSize: 250, Views: []data.Transform{view, view}, Seed: seed + 7, Epochs: 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ld.Close()
+	var fa, fb []float32
+	d := 0
+	for {
+		bt, err := ld.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for v, dst := range []*[]float32{&fa, &fb} {
+			x := tensor.FromSlice(bt.Views[v], bt.N, bt.C, bt.H, bt.W)
+			f, err := ssl.EmbedBatch(be, fw, x)
+			if err != nil {
+				return nil, nil, err
+			}
+			d = f.Dim(1)
+			*dst = append(*dst, f.Data()...)
+		}
+		ld.Recycle(bt)
+	}
+	n := len(fa) / d
+	return tensor.FromSlice(fa, n, d), tensor.FromSlice(fb, n, d), nil
+}
+
+func plots(dir string) error {
+	f, err := os.Open(filepath.Join(dir, metricsFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var loss, pos, hal, knnS series
+	loss.Name, pos.Name, hal.Name, knnS.Name = "loss", "positive cos", "hallucinated cos", "kNN accuracy"
+	dec := json.NewDecoder(f)
+	for {
+		var r map[string]any
+		if err := dec.Decode(&r); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", metricsFile, err)
+		}
+		num := func(k string) float64 { v, _ := r[k].(float64); return v }
+		switch r["type"] {
+		case "step":
+			loss.X, loss.Y = append(loss.X, num("global_step")), append(loss.Y, num("loss"))
+			pos.X, pos.Y = append(pos.X, num("global_step")), append(pos.Y, num("pos_cos"))
+			if num("hal_cos") != 0 {
+				hal.X, hal.Y = append(hal.X, num("global_step")), append(hal.Y, num("hal_cos"))
+			}
+		case "epoch":
+			if v, ok := r["knn"].(float64); ok {
+				knnS.X, knnS.Y = append(knnS.X, num("epoch")), append(knnS.Y, v)
+			}
+		case "final":
+			knnS.X, knnS.Y = append(knnS.X, float64(len(knnS.X)+1)), append(knnS.Y, num("knn"))
+		}
+	}
+	if err := writePlot(filepath.Join(dir, "loss.png"), "pre-training loss", "step", []series{loss}); err != nil {
+		return err
+	}
+	sim := []series{pos}
+	if len(hal.X) > 0 {
+		sim = append(sim, hal)
+	}
+	if err := writePlot(filepath.Join(dir, "similarity.png"), "cosine similarity to the positive", "step", sim); err != nil {
+		return err
+	}
+	return writePlot(filepath.Join(dir, "accuracy.png"), "kNN accuracy", "evaluation", []series{knnS})
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func writeJSON(path string, v any) error {
+	return writeAtomic(path, func(f *os.File) error {
+		e := json.NewEncoder(f)
+		e.SetIndent("", "  ")
+		return e.Encode(v)
+	})
+}

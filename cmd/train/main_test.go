@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hallucinator/ssl/data"
+)
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-framework", "byol"},
+		{"-device", "tpu"},
+		{"-batch", "1"},
+		{"-depth", "50"},
+		{"-momentum", "1.5"},
+		{"-anchor-crop", "maybe"},
+		{"extra"},
+	} {
+		var stderr bytes.Buffer
+		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+func TestResumeMissingRun(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-resume", filepath.Join(t.TempDir(), "nothing")}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Fatalf("resume of a missing run: %v", err)
+	}
+}
+
+// TestTinyRun trains a tiny model for a few steps on Fashion-MNIST and checks
+// the files a run writes, then resumes it to one more epoch.
+func TestTinyRun(t *testing.T) {
+	if _, err := data.LoadFashionMNIST(data.FashionMNISTDir(), false); err != nil {
+		t.Skipf("Fashion-MNIST not available (make test installs it): %v", err)
+	}
+	dir := t.TempDir()
+	args := []string{"-device", "cpu", "-out", dir, "-train-subset", "96", "-test-subset", "64", "-batch", "16",
+		"-epochs", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-quiet"}
+	var out bytes.Buffer
+	if err := run(context.Background(), args, &out, &out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, f := range []string{configFile, metricsFile, checkpointFile, summaryFile, "loss.png", "accuracy.png", "similarity.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", f, err)
+		}
+	}
+	var sum summary
+	raw, _ := os.ReadFile(filepath.Join(dir, summaryFile))
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.KNN <= 0 || sum.KNN > 1 || len(sum.LinearCurve) != 2 || !sum.Hallucinate {
+		t.Fatalf("summary %+v", sum)
+	}
+	// Continue the finished run to a second epoch by editing its config.
+	var cfg map[string]any
+	raw, _ = os.ReadFile(filepath.Join(dir, configFile))
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["epochs"] = 2
+	raw, _ = json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, configFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"-resume", dir, "-device", "cpu", "-quiet"}, &out, &out); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "resumed at epoch 1 step 0") {
+		t.Fatalf("resume output:\n%s", out.String())
+	}
+}

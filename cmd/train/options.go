@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// options are the command's flags. Zero values of the sizes mean "the preset
+// of the device": a run that fits about ten minutes on a small CPU, or the
+// paper's protocol on a GPU.
+type options struct {
+	Framework   string  `json:"framework"`
+	Hallucinate bool    `json:"hallucinate"`
+	Compat      bool    `json:"compat"`
+	AnchorCrop  string  `json:"anchor_crop"` // auto, on, off
+	Dataset     string  `json:"dataset"`
+	DataDir     string  `json:"data_dir"`
+	ImageSize   int     `json:"image_size"`
+	TrainSubset int     `json:"train_subset"`
+	TestSubset  int     `json:"test_subset"`
+	Epochs      int     `json:"epochs"`
+	Batch       int     `json:"batch"`
+	LR          float64 `json:"lr"`
+	FinalLR     float64 `json:"final_lr"`
+	WarmupEp    float64 `json:"warmup_epochs"`
+	Optimizer   string  `json:"optimizer"`
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	Temperature float64 `json:"temperature"`
+	Queue       int     `json:"queue"`
+	KeyMomentum float64 `json:"key_momentum"`
+	Width       int     `json:"width"`
+	Depth       int     `json:"depth"`
+	Device      string  `json:"device"`
+	Seed        uint64  `json:"seed"`
+	Workers     int     `json:"workers"`
+	Out         string  `json:"out"`
+	Resume      string  `json:"resume"`
+	EvalEvery   int     `json:"eval_every"`
+	CkptEvery   int     `json:"checkpoint_every"`
+	KNNK        int     `json:"knn_k"`
+	ProbeEpochs int     `json:"probe_epochs"`
+	ProbeLR     float64 `json:"probe_lr"`
+	MaxSteps    int     `json:"max_steps"`
+	Quiet       bool    `json:"-"`
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: train [flags]\n\nSelf-supervised pre-training with the Hallucinator, then kNN and linear-probe evaluation.\n"+
+			"Sizes left at 0 take the device's preset: a ~10-minute run on a CPU, the paper's protocol on a GPU.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.Framework, "framework", "simclr", "simclr, mocov1, mocov2 or simsiam")
+	fs.BoolVar(&o.Hallucinate, "hallucinate", true, "switch the Hallucinator on")
+	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator)")
+	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator), on, off")
+	fs.StringVar(&o.Dataset, "dataset", "fashion-mnist", "fashion-mnist, mnist, cifar10, cifar100, stl10, tiny-imagenet or folder")
+	fs.StringVar(&o.DataDir, "data", "", "data directory (default: Debian's Fashion-MNIST for fashion-mnist)")
+	fs.IntVar(&o.ImageSize, "image-size", 0, "image side for folder data sets (0: 64)")
+	fs.IntVar(&o.TrainSubset, "train-subset", -1, "pre-train on the first N training images (0: all; -1: device preset)")
+	fs.IntVar(&o.TestSubset, "test-subset", 0, "evaluate on the first N test images (0: all)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "pre-training epochs")
+	fs.IntVar(&o.Batch, "batch", 0, "batch size (images; each gives two views)")
+	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (0: preset)")
+	fs.Float64Var(&o.FinalLR, "final-lr", -1, "learning rate at the end of the cosine schedule (-1: lr/10)")
+	fs.Float64Var(&o.WarmupEp, "warmup", -1, "linear warm-up in epochs (-1: preset)")
+	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd or lars")
+	fs.Float64Var(&o.Momentum, "momentum", 0.9, "SGD momentum")
+	fs.Float64Var(&o.WeightDecay, "wd", 1e-4, "weight decay")
+	fs.Float64Var(&o.Temperature, "temperature", 0, "InfoNCE temperature (0: the framework's default)")
+	fs.IntVar(&o.Queue, "queue", 0, "MoCo queue size (0: preset)")
+	fs.Float64Var(&o.KeyMomentum, "key-momentum", 0.99, "MoCo key-encoder momentum")
+	fs.IntVar(&o.Width, "width", 0, "ResNet base width (0: preset; 64 is the paper's)")
+	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
+	fs.StringVar(&o.Device, "device", "auto", "auto, cpu, cuda or ref")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of initialisation, data order and augmentation")
+	fs.IntVar(&o.Workers, "workers", 0, "augmentation workers (0: number of CPUs)")
+	fs.StringVar(&o.Out, "out", "", "output directory (default runs/<framework>-<time>)")
+	fs.StringVar(&o.Resume, "resume", "", "continue the run in this output directory (its checkpoint and configuration)")
+	fs.IntVar(&o.EvalEvery, "eval-every", 0, "kNN monitor every N epochs (0: only at the end)")
+	fs.IntVar(&o.CkptEvery, "checkpoint-every", 1, "checkpoint every N epochs (and at the end, and on Ctrl-C)")
+	fs.IntVar(&o.KNNK, "knn-k", 200, "neighbours of the kNN monitor")
+	fs.IntVar(&o.ProbeEpochs, "probe-epochs", 0, "linear-probe epochs (0: preset; the paper's is 100)")
+	fs.Float64Var(&o.ProbeLR, "probe-lr", 0.1, "linear-probe learning rate (on standardised features)")
+	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
+	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return o, o.check()
+}
+
+func (o *options) check() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	o.Framework = strings.ToLower(o.Framework)
+	switch o.Framework {
+	case "simclr", "mocov1", "mocov2", "simsiam":
+	default:
+		bad("-framework %q: want simclr, mocov1, mocov2 or simsiam", o.Framework)
+	}
+	switch o.AnchorCrop {
+	case "auto", "on", "off":
+	default:
+		bad("-anchor-crop %q: want auto, on or off", o.AnchorCrop)
+	}
+	switch o.Device {
+	case "auto", "cpu", "cuda", "ref":
+	default:
+		bad("-device %q: want auto, cpu, cuda or ref", o.Device)
+	}
+	if o.Epochs < 0 || o.TestSubset < 0 || o.Batch < 0 || o.Width < 0 || o.Queue < 0 || o.ProbeEpochs < 0 || o.MaxSteps < 0 || o.Workers < 0 {
+		bad("sizes must not be negative")
+	}
+	if o.Batch == 1 {
+		bad("-batch 1: contrastive learning needs at least two images per batch")
+	}
+	if o.Depth != 18 && o.Depth != 34 {
+		bad("-depth %d: want 18 or 34", o.Depth)
+	}
+	if o.LR < 0 || o.Temperature < 0 || o.WeightDecay < 0 || o.Momentum < 0 || o.Momentum >= 1 {
+		bad("-lr, -temperature and -wd must be >= 0 and -momentum in [0, 1)")
+	}
+	if o.KeyMomentum < 0 || o.KeyMomentum >= 1 {
+		bad("-key-momentum %v: want [0, 1)", o.KeyMomentum)
+	}
+	if o.KNNK <= 0 || o.CkptEvery <= 0 || o.EvalEvery < 0 {
+		bad("-knn-k and -checkpoint-every must be positive, -eval-every >= 0")
+	}
+	return errors.Join(errs...)
+}
+
+// applyPreset fills sizes left at zero: gpu selects the paper's protocol.
+func (o *options) applyPreset(gpu bool) {
+	set := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	if gpu {
+		set(&o.Width, 64)
+		set(&o.Batch, 512)
+		set(&o.Epochs, 500)
+		set(&o.ProbeEpochs, 100)
+		set(&o.Queue, 4096)
+		if o.TrainSubset < 0 {
+			o.TrainSubset = 0
+		}
+		if o.LR == 0 {
+			o.LR = 0.5
+		}
+		if o.WarmupEp < 0 {
+			o.WarmupEp = 10
+		}
+	} else {
+		set(&o.Width, 8)
+		set(&o.Batch, 128)
+		set(&o.Epochs, 2)
+		set(&o.ProbeEpochs, 30)
+		set(&o.Queue, 4096)
+		if o.TrainSubset < 0 {
+			o.TrainSubset = 0
+		}
+		if o.LR == 0 {
+			o.LR = 0.3
+		}
+		if o.WarmupEp < 0 {
+			o.WarmupEp = 0.2
+		}
+	}
+	if o.FinalLR < 0 {
+		o.FinalLR = o.LR / 10
+	}
+	if o.Workers == 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.Out == "" {
+		o.Out = fmt.Sprintf("runs/%s-%s", o.Framework, time.Now().Format("20060102-150405"))
+	}
+}

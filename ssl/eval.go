@@ -1,0 +1,201 @@
+package ssl
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"hallucinator/autograd"
+	"hallucinator/kernels"
+	"hallucinator/nn"
+	"hallucinator/ssl/data"
+	"hallucinator/tensor"
+)
+
+// fillBatch writes images idx of ds, scaled to [0, 1] and normalised by nm,
+// into dst [len(idx)*C*H*W] (the data set must have one image size).
+func fillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) error {
+	if ds.Sizes != nil {
+		return fmt.Errorf("ssl: data set has images of different sizes; resize it on load")
+	}
+	if len(nm.Mean) != ds.C || len(nm.Std) != ds.C {
+		return fmt.Errorf("ssl: normalisation for %d channels, data set has %d", len(nm.Mean), ds.C)
+	}
+	hw := ds.H * ds.W
+	for bi, i := range idx {
+		pix, _, _ := ds.Image(i)
+		out := dst[bi*ds.C*hw : (bi+1)*ds.C*hw]
+		for c := 0; c < ds.C; c++ {
+			mean, inv := float32(nm.Mean[c]), float32(1/nm.Std[c])
+			for j := 0; j < hw; j++ {
+				out[c*hw+j] = (float32(pix[c*hw+j])/255 - mean) * inv
+			}
+		}
+	}
+	return nil
+}
+
+// Embed returns the features [N, D] of every image of ds (host tensor),
+// computed by m in evaluation mode in batches of batch images, without
+// augmentation. It leaves m in evaluation mode.
+func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Dataset, nm data.Normalize, batch int) (*tensor.Tensor, error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("ssl: embedding batch size %d, want > 0", batch)
+	}
+	var feats []float32
+	d := 0
+	buf := make([]float32, batch*ds.C*ds.H*ds.W)
+	idx := make([]int, 0, batch)
+	for lo := 0; lo < ds.N; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+batch, ds.N)
+		idx = idx[:0]
+		for i := lo; i < hi; i++ {
+			idx = append(idx, i)
+		}
+		n := hi - lo
+		if err := fillBatch(ds, nm, idx, buf); err != nil {
+			return nil, err
+		}
+		h, err := EmbedBatch(be, m, tensor.FromSlice(buf[:n*ds.C*ds.H*ds.W], n, ds.C, ds.H, ds.W))
+		if err != nil {
+			return nil, err
+		}
+		if d == 0 {
+			d = h.Dim(1)
+			feats = make([]float32, 0, ds.N*d)
+		}
+		feats = append(feats, h.Data()...)
+	}
+	if err := be.Sync(); err != nil {
+		return nil, err
+	}
+	if d == 0 {
+		return nil, fmt.Errorf("ssl: embedding an empty data set")
+	}
+	return tensor.FromSlice(feats, ds.N, d), nil
+}
+
+// EmbedBatch returns the features (host tensor [N, D]) of a host batch of
+// images x [N, C, H, W], computed by m in evaluation mode without gradients.
+func EmbedBatch(be kernels.Backend, m nn.Module, x *tensor.Tensor) (*tensor.Tensor, error) {
+	m.SetTraining(false)
+	tp := autograd.NewTape(be)
+	var out *autograd.Var
+	tp.NoGrad(func() { out = m.Forward(tp, autograd.NewVar(be.FromHost(x), false)) })
+	h := be.ToHost(out.Value)
+	return h, be.Sync()
+}
+
+// KNNConfig configures the kNN monitor (Wu et al. 2018), as in the paper's
+// protocol: k = 200 neighbours by cosine similarity, votes weighted by
+// exp(similarity / Temperature) with Temperature 0.1.
+type KNNConfig struct {
+	K           int
+	Temperature float64
+}
+
+// DefaultKNN is k = 200, temperature 0.1.
+var DefaultKNN = KNNConfig{K: 200, Temperature: 0.1}
+
+// KNNAccuracy classifies each test feature by the weighted vote of its K
+// most similar train features and returns the accuracy in [0, 1]. Features
+// are host tensors [N, D]; similarities are computed on be.
+func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *tensor.Tensor, trainLabels []int32,
+	test *tensor.Tensor, testLabels []int32, classes int) (float64, error) {
+	if c.K <= 0 || !(c.Temperature > 0) {
+		return 0, fmt.Errorf("ssl: kNN with k=%d, temperature %v", c.K, c.Temperature)
+	}
+	if train.Dims() != 2 || test.Dims() != 2 || train.Dim(1) != test.Dim(1) {
+		return 0, fmt.Errorf("ssl: kNN features of shapes %v and %v", train.Shape(), test.Shape())
+	}
+	if len(trainLabels) != train.Dim(0) || len(testLabels) != test.Dim(0) {
+		return 0, fmt.Errorf("ssl: kNN with %d/%d labels for %d/%d features", len(trainLabels), len(testLabels), train.Dim(0), test.Dim(0))
+	}
+	ntr, d := train.Dim(0), train.Dim(1)
+	k := min(c.K, ntr)
+	trn := be.FromHost(tensor.FromSlice(normalizeRows(train.Data(), d), ntr, d))
+	tst := normalizeRows(test.Data(), d)
+	const chunk = 256
+	correct := 0
+	votes := make([]float64, classes)
+	order := make([]int, ntr)
+	for lo := 0; lo < test.Dim(0); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		hi := min(lo+chunk, test.Dim(0))
+		q := be.FromHost(tensor.FromSlice(tst[lo*d:hi*d], hi-lo, d))
+		sim := be.Zeros(hi-lo, ntr)
+		be.Gemm(false, true, 1, q, trn, 0, sim)
+		s := be.ToHost(sim).Data()
+		for r := 0; r < hi-lo; r++ {
+			row := s[r*ntr : (r+1)*ntr]
+			for i := range order {
+				order[i] = i
+			}
+			topK(order, row, k)
+			clear(votes)
+			for _, j := range order[:k] {
+				l := trainLabels[j]
+				if l >= 0 && int(l) < classes {
+					votes[l] += math.Exp(float64(row[j]) / c.Temperature)
+				}
+			}
+			best := 0
+			for cl := range votes {
+				if votes[cl] > votes[best] {
+					best = cl
+				}
+			}
+			if int32(best) == testLabels[lo+r] {
+				correct++
+			}
+		}
+	}
+	if err := be.Sync(); err != nil {
+		return 0, err
+	}
+	return float64(correct) / float64(test.Dim(0)), nil
+}
+
+// topK reorders idx so that its first k entries index the k largest values
+// (quickselect, then the k sorted for determinism).
+func topK(idx []int, v []float32, k int) {
+	lo, hi := 0, len(idx)-1
+	for lo < hi {
+		p := v[idx[(lo+hi)/2]]
+		i, j := lo, hi
+		for i <= j {
+			for v[idx[i]] > p {
+				i++
+			}
+			for v[idx[j]] < p {
+				j--
+			}
+			if i <= j {
+				idx[i], idx[j] = idx[j], idx[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			lo = hi
+		}
+	}
+	top := idx[:k]
+	sort.Slice(top, func(a, b int) bool {
+		if v[top[a]] != v[top[b]] {
+			return v[top[a]] > v[top[b]]
+		}
+		return top[a] < top[b]
+	})
+}

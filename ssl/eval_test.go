@@ -1,0 +1,114 @@
+package ssl
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"hallucinator/kernels/cpu/ref"
+	"hallucinator/tensor"
+)
+
+// clusters returns n points of dimension d around one centre per class.
+func clusters(seed uint64, n, d, classes int, noise float32) (*tensor.Tensor, []int32) {
+	rng := tensor.NewRand(seed)
+	centres := tensor.RandN(tensor.NewRand(100), 0, 1, classes, d).Data()
+	x := tensor.RandN(rng, 0, noise, n, d)
+	labels := make([]int32, n)
+	for i := 0; i < n; i++ {
+		c := rng.IntN(classes)
+		labels[i] = int32(c)
+		for j := 0; j < d; j++ {
+			x.Data()[i*d+j] += centres[c*d+j]
+		}
+	}
+	return x, labels
+}
+
+func TestKNNAccuracy(t *testing.T) {
+	be := ref.New()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		noise    float32
+		min, max float64
+	}{{0.05, 0.99, 1}, {10, 0, 0.5}} {
+		tr, trl := clusters(1, 300, 9, 4, tc.noise)
+		te, tel := clusters(2, 101, 9, 4, tc.noise)
+		acc, err := KNNAccuracy(ctx, be, KNNConfig{K: 20, Temperature: 0.1}, tr, trl, te, tel, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc < tc.min || acc > tc.max {
+			t.Errorf("noise %v: accuracy %v outside [%v, %v]", tc.noise, acc, tc.min, tc.max)
+		}
+	}
+	if _, err := KNNAccuracy(ctx, be, KNNConfig{K: 0, Temperature: 0.1}, tensor.Ones(2, 2), []int32{0, 1}, tensor.Ones(1, 2), []int32{0}, 2); err == nil {
+		t.Error("k = 0 accepted")
+	}
+}
+
+func TestTopK(t *testing.T) {
+	rng := tensor.NewRand(4)
+	for _, n := range []int{1, 2, 7, 100, 1001} {
+		v := tensor.RandN(rng, 0, 1, n).Data()
+		for _, k := range []int{1, n / 2, n} {
+			if k == 0 {
+				continue
+			}
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = i
+			}
+			topK(idx, v, k)
+			// The k-th largest must be >= every value left out.
+			kth := v[idx[k-1]]
+			for _, j := range idx[k:] {
+				if v[j] > kth {
+					t.Fatalf("n=%d k=%d: %v left out above %v", n, k, v[j], kth)
+				}
+			}
+			for i := 1; i < k; i++ {
+				if v[idx[i]] > v[idx[i-1]] {
+					t.Fatalf("n=%d k=%d: top not sorted", n, k)
+				}
+			}
+		}
+	}
+}
+
+func TestAlignmentUniformity(t *testing.T) {
+	a := []float32{1, 0, 0, 1}
+	if got, _ := Alignment(a, a, 2, 2); got != 0 {
+		t.Fatalf("alignment of identical pairs = %v", got)
+	}
+	b := []float32{-3, 0, 0, -2} // antipodal after normalisation: distance 2
+	if got, _ := Alignment(a, b, 2, 2); math.Abs(got-4) > 1e-6 {
+		t.Fatalf("alignment of antipodal pairs = %v, want 4", got)
+	}
+	// Two orthogonal unit vectors: squared distance 2, log exp(-2*2) = -4.
+	if got, _ := Uniformity(a, 2, 2); math.Abs(got+4) > 1e-6 {
+		t.Fatalf("uniformity = %v, want -4", got)
+	}
+	// Collapsed embeddings are the least uniform: log 1 = 0.
+	if got, _ := Uniformity([]float32{1, 1, 2, 2, 3, 3}, 2, 2); math.Abs(got) > 1e-6 {
+		t.Fatalf("uniformity of collapsed = %v, want 0", got)
+	}
+	if _, err := Uniformity([]float32{1, 2}, 2, 2); err == nil {
+		t.Fatal("uniformity of one row accepted")
+	}
+}
+
+func TestLinearProbeSeparable(t *testing.T) {
+	be := ref.New()
+	tr, trl := clusters(1, 400, 6, 3, 0.3)
+	te, tel := clusters(2, 150, 6, 3, 0.3)
+	c := DefaultProbe
+	c.Epochs, c.Milestones = 5, []int{3}
+	res, err := LinearProbe(context.Background(), be, c, tr, trl, te, tel, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Last < 0.95 || len(res.Curve) != 5 || res.Best < res.Last {
+		t.Fatalf("probe %+v", res)
+	}
+}

@@ -1,0 +1,265 @@
+package ssl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"hallucinator/autograd"
+	"hallucinator/kernels"
+	"hallucinator/nn"
+	"hallucinator/nn/optim"
+	"hallucinator/ssl/data"
+	"hallucinator/tensor"
+)
+
+// TrainConfig configures pre-training.
+type TrainConfig struct {
+	Epochs    int
+	BatchSize int
+	// Optimizer is "sgd" (momentum) or "lars".
+	Optimizer   string
+	LR, FinalLR float64 // cosine decay from LR to FinalLR
+	WarmupSteps int
+	Momentum    float64
+	WeightDecay float64
+	Seed        uint64
+	// Workers build augmented batches (0: GOMAXPROCS).
+	Workers int
+	// Views are the two augmentations (anchor view first).
+	Views [2]data.Transform
+	// MaxSteps, when positive, stops each epoch after that many steps (for
+	// short runs and tests).
+	MaxSteps int
+}
+
+// StepInfo is reported after every training step.
+type StepInfo struct {
+	Epoch, Step, StepsPerEpoch, GlobalStep int
+	Loss, LR                               float64
+	Images                                 int
+	Elapsed                                time.Duration
+}
+
+// Trainer runs self-supervised pre-training of a Framework.
+type Trainer struct {
+	Cfg   TrainConfig
+	FW    Framework
+	be    kernels.Backend
+	ds    *data.Dataset
+	opt   optim.Optimizer
+	fixed optim.Optimizer // constant-lr group (SimSiam predictor), may be nil
+	sched optim.Schedule
+	tp    *autograd.Tape
+	// Epoch and Step are where the next step starts.
+	Epoch, Step int
+	steps       int // steps per epoch
+}
+
+// NewTrainer prepares pre-training of fw on ds.
+func NewTrainer(be kernels.Backend, fw Framework, ds *data.Dataset, c TrainConfig) (*Trainer, error) {
+	if c.Epochs <= 0 || c.BatchSize <= 1 {
+		return nil, fmt.Errorf("ssl: training for %d epochs with batch %d; want epochs > 0 and batch > 1", c.Epochs, c.BatchSize)
+	}
+	if !(c.LR > 0) || c.FinalLR < 0 || c.WeightDecay < 0 || c.Momentum < 0 || c.Momentum >= 1 {
+		return nil, fmt.Errorf("ssl: bad optimiser settings lr=%v final=%v wd=%v momentum=%v", c.LR, c.FinalLR, c.WeightDecay, c.Momentum)
+	}
+	if ds.N < c.BatchSize {
+		return nil, fmt.Errorf("ssl: %d images are fewer than one batch of %d", ds.N, c.BatchSize)
+	}
+	t := &Trainer{Cfg: c, FW: fw, be: be, ds: ds, tp: autograd.NewTape(be)}
+	t.steps = ds.N / c.BatchSize
+	if c.MaxSteps > 0 {
+		t.steps = min(t.steps, c.MaxSteps)
+	}
+	var err error
+	if t.opt, err = newOptimizer(be, fw.MainParams(), c, c.LR); err != nil {
+		return nil, err
+	}
+	if fp := fw.FixedLRParams(); len(fp) > 0 {
+		if t.fixed, err = newOptimizer(be, fp, c, c.LR); err != nil {
+			return nil, err
+		}
+	}
+	t.sched = optim.WarmupCosine{Base: c.LR, Final: c.FinalLR, WarmupStart: 0,
+		WarmupSteps: c.WarmupSteps, TotalSteps: c.Epochs * t.steps}
+	return t, nil
+}
+
+func newOptimizer(be kernels.Backend, ps []nn.Param, c TrainConfig, lr float64) (optim.Optimizer, error) {
+	switch strings.ToLower(c.Optimizer) {
+	case "", "sgd":
+		return optim.NewSGD(be, ps, optim.SGDConfig{LR: lr, Momentum: c.Momentum, WeightDecay: c.WeightDecay})
+	case "lars":
+		return optim.NewLARS(be, ps, optim.LARSConfig{LR: lr, Momentum: c.Momentum, WeightDecay: c.WeightDecay, Eta: 0.02, ExcludeBiasBN: true})
+	}
+	return nil, fmt.Errorf("ssl: unknown optimiser %q (want sgd or lars)", c.Optimizer)
+}
+
+// StepsPerEpoch is the number of optimiser steps in an epoch.
+func (t *Trainer) StepsPerEpoch() int { return t.steps }
+
+// Done reports whether every epoch has run.
+func (t *Trainer) Done() bool { return t.Epoch >= t.Cfg.Epochs }
+
+// ErrNaNLoss is returned when a step's loss is not finite.
+var ErrNaNLoss = errors.New("ssl: loss is not finite")
+
+// RunEpoch trains from the current position to the end of the epoch,
+// calling onStep after each step. On cancellation it stops after the step in
+// flight and returns ctx.Err(); Epoch and Step then say where to resume.
+func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
+	if t.Done() {
+		return nil
+	}
+	ld, err := data.NewLoader(ctx, t.ds, data.LoaderOptions{
+		BatchSize: t.Cfg.BatchSize, Views: t.Cfg.Views[:], Seed: t.Cfg.Seed, Shuffle: true, DropLast: true,
+		Workers: t.Cfg.Workers, Epochs: t.Epoch + 1, StartEpoch: t.Epoch, StartStep: t.Step,
+	})
+	if err != nil {
+		return err
+	}
+	defer ld.Close()
+	start := time.Now()
+	for t.Step < t.steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := ld.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		loss, lr, err := t.step(b)
+		ld.Recycle(b)
+		if err != nil {
+			return err
+		}
+		t.Step++
+		if onStep != nil {
+			onStep(StepInfo{Epoch: t.Epoch, Step: t.Step, StepsPerEpoch: t.steps, GlobalStep: t.Epoch*t.steps + t.Step,
+				Loss: loss, LR: lr, Images: b.N, Elapsed: time.Since(start)})
+		}
+	}
+	t.Epoch++
+	t.Step = 0
+	return nil
+}
+
+// step runs one optimiser step on a batch of two views.
+func (t *Trainer) step(b *data.Batch) (loss, lr float64, err error) {
+	global := t.Epoch*t.steps + t.Step
+	lr = t.sched.LR(global)
+	shape := []int{b.N, b.C, b.H, b.W}
+	v1 := autograd.NewVar(t.be.FromHost(tensor.FromSlice(b.Views[0], shape...)), false)
+	v2 := autograd.NewVar(t.be.FromHost(tensor.FromSlice(b.Views[1], shape...)), false)
+	// One random stream per step, so that a resumed run draws the same.
+	rng := rand.New(rand.NewPCG(t.Cfg.Seed^0x5eed, uint64(global)))
+	t.FW.SetTraining(true)
+	t.opt.ZeroGrad()
+	if t.fixed != nil {
+		t.fixed.ZeroGrad()
+	}
+	l := t.FW.Loss(t.tp, v1, v2, rng)
+	t.tp.Backward(l)
+	lh := t.be.ToHost(l.Value).Data()[0]
+	if err := t.be.Sync(); err != nil {
+		return 0, lr, err
+	}
+	if math.IsNaN(float64(lh)) || math.IsInf(float64(lh), 0) {
+		return float64(lh), lr, fmt.Errorf("%w at epoch %d step %d (lr %g)", ErrNaNLoss, t.Epoch, t.Step, lr)
+	}
+	t.opt.SetLR(lr)
+	t.opt.Step()
+	if t.fixed != nil {
+		t.fixed.Step() // constant learning rate
+	}
+	t.FW.AfterStep()
+	return float64(lh), lr, nil
+}
+
+// Checkpoint metadata keys.
+const (
+	metaEpoch     = "epoch"
+	metaStep      = "step"
+	metaFramework = "framework"
+	optPrefix     = "optimizer."
+	fixedPrefix   = "optimizer_fixed."
+)
+
+// Save writes the framework's state, the optimisers' state and the position
+// to path atomically (one safetensors file), with extra metadata.
+func (t *Trainer) Save(path string, extra map[string]string) error {
+	ts, err := nn.StateTensors(t.FW)
+	if err != nil {
+		return err
+	}
+	for _, o := range []struct {
+		prefix string
+		opt    optim.Optimizer
+	}{{optPrefix, t.opt}, {fixedPrefix, t.fixed}} {
+		if o.opt == nil {
+			continue
+		}
+		for _, s := range o.opt.State() {
+			s.Name = o.prefix + s.Name
+			ts = append(ts, s)
+		}
+	}
+	meta := map[string]string{metaEpoch: strconv.Itoa(t.Epoch), metaStep: strconv.Itoa(t.Step), metaFramework: t.FW.Name()}
+	for k, v := range extra {
+		if _, ok := meta[k]; !ok {
+			meta[k] = v
+		}
+	}
+	return nn.WriteSafetensors(path, ts, meta)
+}
+
+// Load restores a checkpoint written by Save and returns its metadata.
+func (t *Trainer) Load(path string) (map[string]string, error) {
+	ts, meta, err := nn.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	if meta[metaFramework] != t.FW.Name() {
+		return nil, fmt.Errorf("ssl: %s holds a %q checkpoint, this run is %q", path, meta[metaFramework], t.FW.Name())
+	}
+	var model, opt, fixed []nn.NamedTensor
+	for _, x := range ts {
+		switch {
+		case strings.HasPrefix(x.Name, optPrefix):
+			x.Name = strings.TrimPrefix(x.Name, optPrefix)
+			opt = append(opt, x)
+		case strings.HasPrefix(x.Name, fixedPrefix):
+			x.Name = strings.TrimPrefix(x.Name, fixedPrefix)
+			fixed = append(fixed, x)
+		default:
+			model = append(model, x)
+		}
+	}
+	ep, err1 := strconv.Atoi(meta[metaEpoch])
+	st, err2 := strconv.Atoi(meta[metaStep])
+	if err1 != nil || err2 != nil || ep < 0 || st < 0 || st >= t.steps {
+		return nil, fmt.Errorf("ssl: %s: bad position epoch=%q step=%q in its metadata", path, meta[metaEpoch], meta[metaStep])
+	}
+	if err := nn.LoadState(t.FW, model); err != nil {
+		return nil, fmt.Errorf("ssl: %s: %w", path, err)
+	}
+	if err := t.opt.LoadState(opt); err != nil {
+		return nil, fmt.Errorf("ssl: %s: %w", path, err)
+	}
+	if t.fixed != nil {
+		if err := t.fixed.LoadState(fixed); err != nil {
+			return nil, fmt.Errorf("ssl: %s: %w", path, err)
+		}
+	}
+	t.Epoch, t.Step = ep, st
+	return meta, nil
+}
