@@ -13,9 +13,9 @@ import (
 	"hallucinator/tensor"
 )
 
-// fillBatch writes images idx of ds, scaled to [0, 1] and normalised by nm,
+// FillBatch writes images idx of ds, scaled to [0, 1] and normalised by nm,
 // into dst [len(idx)*C*H*W] (the data set must have one image size).
-func fillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) error {
+func FillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) error {
 	if ds.Sizes != nil {
 		return fmt.Errorf("ssl: data set has images of different sizes; resize it on load")
 	}
@@ -57,7 +57,7 @@ func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Datase
 			idx = append(idx, i)
 		}
 		n := hi - lo
-		if err := fillBatch(ds, nm, idx, buf); err != nil {
+		if err := FillBatch(ds, nm, idx, buf); err != nil {
 			return nil, err
 		}
 		h, err := EmbedBatch(be, m, tensor.FromSlice(buf[:n*ds.C*ds.H*ds.W], n, ds.C, ds.H, ds.W))

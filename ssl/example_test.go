@@ -1,0 +1,63 @@
+package ssl_test
+
+import (
+	"context"
+	"fmt"
+
+	"hallucinator/kernels/cpu"
+	"hallucinator/ssl"
+	"hallucinator/ssl/data"
+	"hallucinator/tensor"
+)
+
+// Example pre-trains a small SimCLR + Hallucinator encoder for a few steps
+// on an in-memory data set, then embeds images with it, as a program that
+// embeds the library would.
+func Example() {
+	be := cpu.New(cpu.Options{})
+	defer be.Close()
+
+	// A data set of 64 random 1x16x16 images in two classes.
+	rng := tensor.NewRand(1)
+	ds := &data.Dataset{N: 64, C: 1, H: 16, W: 16, NumClasses: 2,
+		Pixels: make([]uint8, 64*16*16), Labels: make([]int32, 64)}
+	for i := range ds.Pixels {
+		ds.Pixels[i] = uint8(rng.IntN(256))
+	}
+	for i := range ds.Labels {
+		ds.Labels[i] = int32(i % 2)
+	}
+
+	// The encoder and its framework: SimCLR with the Hallucinator on.
+	c := ssl.DefaultConfig("simclr")
+	c.Width, c.InChannels, c.Hallucinate = 4, 1, true
+	fw, err := ssl.New(be, tensor.NewRand(2), c)
+	if err != nil {
+		panic(err)
+	}
+
+	// Two augmented views per image, and a short run.
+	norm := data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}
+	view := data.SSLView(16, norm, false)
+	anchor := data.AnchorView(16, norm, false, 0.25, 0.75, 0.1)
+	tr, err := ssl.NewTrainer(be, fw, ds, ssl.TrainConfig{Epochs: 1, BatchSize: 16, LR: 0.1, Momentum: 0.9,
+		Seed: 3, Views: [2]data.Transform{anchor, view}, MaxSteps: 3})
+	if err != nil {
+		panic(err)
+	}
+	steps := 0
+	if err := tr.RunEpoch(context.Background(), func(s ssl.StepInfo) { steps++ }); err != nil {
+		panic(err)
+	}
+
+	// Embed every image with the trained encoder.
+	feats, err := ssl.Embed(context.Background(), be, fw, ds, norm, 32)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("steps:", steps)
+	fmt.Println("features:", feats.Shape())
+	// Output:
+	// steps: 3
+	// features: [64 32]
+}
