@@ -314,11 +314,12 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	}
 	size := s.train.H
 	blur := size > 64
-	plain := data.SSLView(size, s.norm, blur)
+	scale := [2]float64{o.MinScale, 1}
+	plain := data.ViewWithCrop(data.NewRandomResizedCrop(size, scale), size, s.norm, blur)
 	anchor := data.Transform(plain)
 	if o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate) {
 		lo, hi, a := anchorBox(s.name)
-		anchor = data.AnchorView(size, s.norm, blur, lo, hi, a)
+		anchor = data.ViewWithCrop(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur)
 	}
 	steps := s.train.N / o.Batch
 	if o.MaxSteps > 0 {

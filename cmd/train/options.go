@@ -18,6 +18,7 @@ type options struct {
 	Hallucinate bool    `json:"hallucinate"`
 	Compat      bool    `json:"compat"`
 	AnchorCrop  string  `json:"anchor_crop"` // auto, on, off
+	MinScale    float64 `json:"min_scale"`
 	Dataset     string  `json:"dataset"`
 	DataDir     string  `json:"data_dir"`
 	ImageSize   int     `json:"image_size"`
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.Hallucinate, "hallucinate", true, "switch the Hallucinator on")
 	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator)")
 	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator), on, off")
+	fs.Float64Var(&o.MinScale, "min-scale", 0.2, "smallest crop area of RandomResizedCrop, as a fraction of the image")
 	fs.StringVar(&o.Dataset, "dataset", "fashion-mnist", "fashion-mnist, mnist, cifar10, cifar100, stl10, tiny-imagenet or folder")
 	fs.StringVar(&o.DataDir, "data", "", "data directory (default: Debian's Fashion-MNIST for fashion-mnist)")
 	fs.IntVar(&o.ImageSize, "image-size", 0, "image side for folder data sets (0: 64)")
@@ -123,6 +125,9 @@ func (o *options) check() error {
 	}
 	if o.Epochs < 0 || o.TestSubset < 0 || o.Batch < 0 || o.Width < 0 || o.Queue < 0 || o.ProbeEpochs < 0 || o.MaxSteps < 0 || o.Workers < 0 {
 		bad("sizes must not be negative")
+	}
+	if !(o.MinScale > 0 && o.MinScale <= 1) {
+		bad("-min-scale %v: want (0, 1]", o.MinScale)
 	}
 	if o.Batch == 1 {
 		bad("-batch 1: contrastive learning needs at least two images per batch")

@@ -120,7 +120,7 @@ func MeanStd(d *Dataset) Normalize {
 // norm. With blur (the ImageNet recipe) a Gaussian blur (kernel a tenth of
 // the side, made odd; sigma 0.1-2) follows with p = 0.5.
 func SSLView(size int, norm Normalize, blur bool) *Pipeline {
-	return sslView(NewRandomResizedCrop(size, [2]float64{0.2, 1}), size, norm, blur)
+	return ViewWithCrop(NewRandomResizedCrop(size, [2]float64{0.2, 1}), size, norm, blur)
 }
 
 // AnchorView is SSLView with the anchor-view crop: the crop's centre lies in
@@ -128,10 +128,12 @@ func SSLView(size int, norm Normalize, blur bool) *Pipeline {
 // (the paper uses (0.25, 0.75) and 0.1 for CIFAR and STL-10, (0.15, 0.85)
 // and 0.1 for Tiny ImageNet, (0.2, 0.8) and 0.6 for ImageNet).
 func AnchorView(size int, norm Normalize, blur bool, lo, hi, alpha float64) *Pipeline {
-	return sslView(NewAnchorResizedCrop(size, [2]float64{0.2, 1}, lo, hi, alpha), size, norm, blur)
+	return ViewWithCrop(NewAnchorResizedCrop(size, [2]float64{0.2, 1}, lo, hi, alpha), size, norm, blur)
 }
 
-func sslView(crop Transform, size int, norm Normalize, blur bool) *Pipeline {
+// ViewWithCrop is the pre-training view of SSLView with crop in place of its
+// RandomResizedCrop (for another scale range or the anchor-view crop).
+func ViewWithCrop(crop Transform, size int, norm Normalize, blur bool) *Pipeline {
 	p := NewPipeline(
 		crop,
 		RandomHorizontalFlip{P: 0.5},
