@@ -278,3 +278,37 @@ func CheckShape(b, op, name string, t *tensor.Tensor, shape ...int) {
 		Panicf(b, "%s: %s has shape %v, want %v", op, name, got, shape)
 	}
 }
+
+// Check panics, with a message prefixed by the backend's name, unless p is
+// valid for a anchors and nb keys: a positive temperature, one positive per
+// anchor in [0, nb), self indices (when given) in [-1, nb), and identities
+// for every anchor and key when Twins is set. Backends call it before
+// reading any index.
+func (p InfoNCEParams) Check(backend string, a, nb int) {
+	const op = "InfoNCE"
+	if !(p.Temperature > 0) {
+		Panicf(backend, "%s: temperature %v, want > 0", op, p.Temperature)
+	}
+	if len(p.Pos) != a {
+		Panicf(backend, "%s: %d positives for %d anchors", op, len(p.Pos), a)
+	}
+	for i, j := range p.Pos {
+		if j < 0 || int(j) >= nb {
+			Panicf(backend, "%s: positive %d of anchor %d out of [0, %d)", op, j, i, nb)
+		}
+	}
+	if p.Self != nil {
+		if len(p.Self) != a {
+			Panicf(backend, "%s: %d self indices for %d anchors", op, len(p.Self), a)
+		}
+		for i, j := range p.Self {
+			if j < -1 || int(j) >= nb {
+				Panicf(backend, "%s: self index %d of anchor %d out of [-1, %d)", op, j, i, nb)
+			}
+		}
+	}
+	if p.Twins && (len(p.AnchorID) != a || len(p.KeyID) != nb) {
+		Panicf(backend, "%s: Twins needs %d anchor and %d key identities, got %d and %d",
+			op, a, nb, len(p.AnchorID), len(p.KeyID))
+	}
+}

@@ -26,7 +26,7 @@ func (b *Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *te
 	nb, _ := matrix(op, "k", k)
 	kernels.CheckShape(name, op, "k", k, nb, d)
 	kernels.CheckShape(name, op, "loss", loss, 1)
-	checkInfoNCE(p, na, nb)
+	p.Check(name, na, nb)
 	var nq int
 	var qu []float32
 	if queue != nil {
@@ -168,34 +168,4 @@ func infoNCERow(p *kernels.InfoNCEParams, i, nb int, row []float32, grads bool, 
 	}
 	row[pos] = float32((pe/z - 1) * scale)
 	return loss
-}
-
-// checkInfoNCE validates the index arrays of p for a anchors and nb keys.
-func checkInfoNCE(p kernels.InfoNCEParams, a, nb int) {
-	const op = "InfoNCE"
-	if !(p.Temperature > 0) {
-		kernels.Panicf(name, "%s: temperature %v, want > 0", op, p.Temperature)
-	}
-	if len(p.Pos) != a {
-		kernels.Panicf(name, "%s: %d positives for %d anchors", op, len(p.Pos), a)
-	}
-	for i, j := range p.Pos {
-		if j < 0 || int(j) >= nb {
-			kernels.Panicf(name, "%s: positive %d of anchor %d out of [0, %d)", op, j, i, nb)
-		}
-	}
-	if p.Self != nil {
-		if len(p.Self) != a {
-			kernels.Panicf(name, "%s: %d self indices for %d anchors", op, len(p.Self), a)
-		}
-		for i, j := range p.Self {
-			if j < -1 || int(j) >= nb {
-				kernels.Panicf(name, "%s: self index %d of anchor %d out of [-1, %d)", op, j, i, nb)
-			}
-		}
-	}
-	if p.Twins && (len(p.AnchorID) != a || len(p.KeyID) != nb) {
-		kernels.Panicf(name, "%s: Twins needs %d anchor and %d key identities, got %d and %d",
-			op, a, nb, len(p.AnchorID), len(p.KeyID))
-	}
 }

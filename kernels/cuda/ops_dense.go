@@ -141,37 +141,6 @@ func (b *Backend) Conv2dBackwardFilter(p kernels.ConvParams, x, dy, dw *tensor.T
 	b.check(op, b.h.conv(convBwdFilter, b.stream, px, pdy, pdw, &a), x, dy, dw)
 }
 
-// checkInfoNCE validates the index arrays of InfoNCE for a anchors and nb
-// keys (an index out of range would read outside the key rows).
-func checkInfoNCE(p kernels.InfoNCEParams, a, nb int) {
-	const op = "InfoNCE"
-	if !(p.Temperature > 0) {
-		kernels.Panicf(name, "%s: temperature %v, want > 0", op, p.Temperature)
-	}
-	if len(p.Pos) != a {
-		kernels.Panicf(name, "%s: %d positives for %d anchors", op, len(p.Pos), a)
-	}
-	for i, j := range p.Pos {
-		if j < 0 || int(j) >= nb {
-			kernels.Panicf(name, "%s: positive %d of anchor %d out of [0, %d)", op, j, i, nb)
-		}
-	}
-	if p.Self != nil {
-		if len(p.Self) != a {
-			kernels.Panicf(name, "%s: %d self indices for %d anchors", op, len(p.Self), a)
-		}
-		for i, j := range p.Self {
-			if j < -1 || int(j) >= nb {
-				kernels.Panicf(name, "%s: self index %d of anchor %d out of [-1, %d)", op, j, i, nb)
-			}
-		}
-	}
-	if p.Twins && (len(p.AnchorID) != a || len(p.KeyID) != nb) {
-		kernels.Panicf(name, "%s: Twins needs %d anchor and %d key identities, got %d and %d",
-			op, a, nb, len(p.AnchorID), len(p.KeyID))
-	}
-}
-
 // InfoNCE: the fused contrastive loss of kernels.InfoNCEParams.
 func (b *Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *tensor.Tensor) {
 	const op = "InfoNCE"
@@ -180,7 +149,7 @@ func (b *Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *te
 	na, d, nb := q.Dim(0), q.Dim(1), k.Dim(0)
 	kernels.CheckShape(name, op, "k", k, nb, d)
 	kernels.CheckShape(name, op, "loss", loss, 1)
-	checkInfoNCE(p, na, nb)
+	p.Check(name, na, nb)
 	nq := 0
 	if queue != nil {
 		dims(op, "queue", queue, 2)

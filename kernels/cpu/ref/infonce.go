@@ -45,36 +45,6 @@ func normRowsBackward(y, norms, g []float64, d int, dx []float32) {
 	}
 }
 
-// checkInfoNCE validates the parameters of InfoNCE for a anchors and b keys.
-func checkInfoNCE(p kernels.InfoNCEParams, a, b int) {
-	const op = "InfoNCE"
-	if !(p.Temperature > 0) {
-		kernels.Panicf(name, "%s: temperature %v, want > 0", op, p.Temperature)
-	}
-	if len(p.Pos) != a {
-		kernels.Panicf(name, "%s: %d positives for %d anchors", op, len(p.Pos), a)
-	}
-	for i, j := range p.Pos {
-		if j < 0 || int(j) >= b {
-			kernels.Panicf(name, "%s: positive %d of anchor %d out of [0, %d)", op, j, i, b)
-		}
-	}
-	if p.Self != nil {
-		if len(p.Self) != a {
-			kernels.Panicf(name, "%s: %d self indices for %d anchors", op, len(p.Self), a)
-		}
-		for i, j := range p.Self {
-			if j < -1 || int(j) >= b {
-				kernels.Panicf(name, "%s: self index %d of anchor %d out of [-1, %d)", op, j, i, b)
-			}
-		}
-	}
-	if p.Twins && (len(p.AnchorID) != a || len(p.KeyID) != b) {
-		kernels.Panicf(name, "%s: Twins needs %d anchor and %d key identities, got %d and %d",
-			op, a, b, len(p.AnchorID), len(p.KeyID))
-	}
-}
-
 // InfoNCE is the fused contrastive loss of kernels.InfoNCEParams: q [A, D]
 // and k [B, D] are L2-normalised (see NormEps), queue [Q, D] (or nil) is
 // used as it is; for anchor i the logits are the cosine similarities over
@@ -91,7 +61,7 @@ func (*Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *tens
 	na, d, nb := q.Dim(0), q.Dim(1), k.Dim(0)
 	kernels.CheckShape(name, op, "k", k, nb, d)
 	kernels.CheckShape(name, op, "loss", loss, 1)
-	checkInfoNCE(p, na, nb)
+	p.Check(name, na, nb)
 	var nq int
 	var qu []float32
 	if queue != nil {
