@@ -4,9 +4,11 @@
 //
 //   forward      y [N,K,P,Q]:  M = N*P*Q (n,p,q)  N = K      K = C*R*S (c,r,s)
 //                A(m,kk) = x[n, c, p*sh-ph+r, q*sw-pw+s]     B(kk,k) = w[k, c, r, s]
-//   bwd data     dx [N,C,H,W]: M = N*H*W (n,h,w)  N = C      K = K*R*S (k,r,s)
-//                A(m,kk) = dy[n, k, (h+ph-r)/sh, (w+pw-s)/sw] where the division is
-//                exact and inside [0,P) x [0,Q), else 0;     B(kk,c) = w[k, c, r, s]
+//   bwd data     dx [N,C,H,W]: one GEMM per class of pixels (h+ph)%sh, (w+pw)%sw
+//                (see SubGeom): M = N*ceil(H/sh)*ceil(W/sw)  N = C
+//                K = K*ceil(R/sh)*ceil(S/sw), only the taps that reach the class:
+//                A(m,kk) = dy[n, k, (h+ph-r)/sh, (w+pw-s)/sw] (0 outside dy)
+//                B(kk,c) = w[k, c, r, s]
 //   bwd filter   dw [K,C,R,S]: M = K              N = C*R*S  K = N*P*Q (n,p,q)
 //                A(k,kk) = dy[n, k, p, q]     B(kk,crs) = x[n, c, p*sh-ph+r, q*sw-pw+s]
 //                (the long reduction is split across blocks and summed in a fixed
@@ -54,41 +56,123 @@ struct XPatchSrc {
     }
 };
 
-// DyPatchSrc: backward data's A, element (m = (n,h,w), kk = (k,r,s)): the
-// output gradient of the window position that reads x[n,.,h,w] through tap
-// (r,s), if there is one.
+// Backward data with stride (sh, sw) splits dx into sh*sw classes of pixels,
+// (h + ph) % sh == ah and (w + pw) % sw == aw: a pixel of class (ah, aw) is
+// reached only through the taps r = ah + i*sh, s = aw + iw*sw, and through
+// tap (i, iw) pixel (h0 + j*sh, w0 + jw*sw) reads dy at p = bh + j - i,
+// q = bw + jw - iw. Each class is an implicit GEMM of its own (the batch
+// index of the engine), so no work is spent on the taps that miss the
+// stride; with stride 1 there is one class, the whole convolution.
+// SubGeom is one class; DgGeom the class-independent sizes: M =
+// N*Hm*Wm (n,j,jw), K = K*Rm*Sm (k,i,iw), Hm = ceil(H/sh), Rm = ceil(R/sh).
+struct SubGeom {
+    int h0, w0, hc, wc;  // first pixel, pixels per column / row of the class
+    int ah, aw, rc, sc;  // first tap, taps of the class
+    int bh, bw;          // dy position of pixel (h0, w0) through tap (ah, aw)
+};
+
+struct DgGeom {
+    Geom g;
+    int Hm, Wm, Rm, Sm, HWm, RSm;
+    FastDiv dHWm, dWm, dRSm, dSm;
+
+    DgGeom() = default;
+    explicit DgGeom(const Geom& geom)
+        : g(geom), Hm(ceil_div(geom.H, geom.sh)), Wm(ceil_div(geom.W, geom.sw)), Rm(ceil_div(geom.R, geom.sh)),
+          Sm(ceil_div(geom.S, geom.sw)), HWm(Hm * Wm), RSm(Rm * Sm), dHWm(Hm * Wm), dWm(Wm), dRSm(Rm * Sm),
+          dSm(Sm) {}
+
+    // sub returns class b = ah*sw + aw.
+    __host__ __device__ __forceinline__ SubGeom sub(int b) const {
+        SubGeom c;
+        c.ah = b / g.sw;
+        c.aw = b - c.ah * g.sw;
+        c.h0 = ((c.ah - g.ph) % g.sh + g.sh) % g.sh;
+        c.w0 = ((c.aw - g.pw) % g.sw + g.sw) % g.sw;
+        c.hc = c.h0 < g.H ? (g.H - c.h0 + g.sh - 1) / g.sh : 0;
+        c.wc = c.w0 < g.W ? (g.W - c.w0 + g.sw - 1) / g.sw : 0;
+        c.rc = c.ah < g.R ? (g.R - c.ah + g.sh - 1) / g.sh : 0;
+        c.sc = c.aw < g.S ? (g.S - c.aw + g.sw - 1) / g.sw : 0;
+        c.bh = (c.h0 + g.ph - c.ah) / g.sh;  // exact, >= 0
+        c.bw = (c.w0 + g.pw - c.aw) / g.sw;
+        return c;
+    }
+};
+
+// DyPatchSrc: backward data's A for one class, element (m = (n,j,jw),
+// kk = (k,i,iw)) = dy[n, k, bh+j-i, bw+jw-iw] when the pixel, the tap and
+// the dy position exist, else 0. mn (pixels) is contiguous in dy.
 struct DyPatchSrc {
     static constexpr int kMode = GATHER;
     static constexpr bool kFastK = false;
     const float* dy;
-    Geom g;
+    DgGeom d;
+    SubGeom c;
 
-    __device__ __forceinline__ DyPatchSrc bind(int) const { return *this; }
+    __device__ __forceinline__ DyPatchSrc bind(int b) const {
+        DyPatchSrc s = *this;
+        s.c = d.sub(b);
+        return s;
+    }
     __device__ __forceinline__ const float* safe() const { return dy; }
     __device__ __forceinline__ const float* gather(int m, int kk, bool& ok) const {
-        const int n = g.dHW.div(m), hw = m - n * g.HW;
-        const int h = g.dW.div(hw), w = hw - h * g.W;
-        const int k = g.dRS.div(kk), rs = kk - k * g.RS;
-        const int r = g.dS.div(rs), s = rs - r * g.S;
-        const int th = h + g.ph - r, tw = w + g.pw - s;
-        const int p = g.dSh.div(th > 0 ? th : 0), q = g.dSw.div(tw > 0 ? tw : 0);
-        ok = ok && th >= 0 && tw >= 0 && p * g.sh == th && q * g.sw == tw && p < g.P && q < g.Q;
-        return dy + (((long long)n * g.K + k) * g.P + p) * g.Q + q;
+        const int n = d.dHWm.div(m), jj = m - n * d.HWm;
+        const int j = d.dWm.div(jj), jw = jj - j * d.Wm;
+        const int k = d.dRSm.div(kk), ii = kk - k * d.RSm;
+        const int i = d.dSm.div(ii), iw = ii - i * d.Sm;
+        const int p = c.bh + j - i, q = c.bw + jw - iw;
+        ok = ok && j < c.hc && jw < c.wc && i < c.rc && iw < c.sc && (unsigned)p < (unsigned)d.g.P &&
+             (unsigned)q < (unsigned)d.g.Q;
+        return dy + (((long long)n * d.g.K + k) * d.g.P + p) * d.g.Q + q;
     }
 };
 
-// WTapSrc: backward data's B, element (mn = c, kk = (k,r,s)) = w[k,c,r,s].
+// WTapSrc: backward data's B for one class, element (mn = c, kk = (k,i,iw))
+// = w[k, c, ah + i*sh, aw + iw*sw] (0 for the taps the class lacks).
 struct WTapSrc {
     static constexpr int kMode = GATHER;
     static constexpr bool kFastK = true;
     const float* w;
-    Geom g;
+    DgGeom d;
+    SubGeom c;
 
-    __device__ __forceinline__ WTapSrc bind(int) const { return *this; }
+    __device__ __forceinline__ WTapSrc bind(int b) const {
+        WTapSrc s = *this;
+        s.c = d.sub(b);
+        return s;
+    }
     __device__ __forceinline__ const float* safe() const { return w; }
-    __device__ __forceinline__ const float* gather(int c, int kk, bool&) const {
-        const int k = g.dRS.div(kk), rs = kk - k * g.RS;
-        return w + ((long long)k * g.C + c) * g.RS + rs;
+    __device__ __forceinline__ const float* gather(int ch, int kk, bool& ok) const {
+        const int k = d.dRSm.div(kk), ii = kk - k * d.RSm;
+        const int i = d.dSm.div(ii), iw = ii - i * d.Sm;
+        ok = ok && i < c.rc && iw < c.sc;
+        return w + (((long long)k * d.g.C + ch) * d.g.R + c.ah + i * d.g.sh) * d.g.S + c.aw + iw * d.g.sw;
+    }
+};
+
+// DxEpi scatters one class's GEMM result (row m = (n,j,jw), column = c)
+// into dx [N,C,H,W] at pixel (h0 + j*sh, w0 + jw*sw).
+struct DxEpi {
+    float* dx;
+    DgGeom d;
+    SubGeom c;
+    int m;
+
+    __device__ __forceinline__ DxEpi bind(int b, int) const {
+        DxEpi e = *this;
+        e.c = d.sub(b);
+        return e;
+    }
+    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
+        if (r >= m) return;
+        const int n = d.dHWm.div(r), jj = r - n * d.HWm;
+        const int j = d.dWm.div(jj), jw = jj - j * d.Wm;
+        if (j >= c.hc || jw >= c.wc) return;
+        const long long plane = (long long)d.g.H * d.g.W;
+        float* o = dx + ((long long)n * d.g.C + col) * plane + (long long)(c.h0 + j * d.g.sh) * d.g.W + c.w0 +
+                   jw * d.g.sw;
+        if (col < d.g.C) o[0] = v0;
+        if (col + 1 < d.g.C) o[plane] = v1;
     }
 };
 
@@ -202,21 +286,21 @@ extern "C" int hal_conv2d_fwd(void* stream, const float* x, const float* w, floa
 extern "C" int hal_conv2d_bwd_data(void* stream, const float* dy, const float* w, float* dx,
                                    const hal_conv_args* a) {
     if (!can_implement(a, dy, w, dx)) return (int)cudaErrorInvalidValue;
+    if ((long long)a->stride_h * a->stride_w > 0x3fffffffLL) return (int)cudaErrorInvalidValue;
     const Geom g(a);
-    GemmProblem<DyPatchSrc, WTapSrc, NchwEpi> pr;
-    pr.m = g.N * g.HW;
+    const DgGeom d(g);
+    GemmProblem<DyPatchSrc, WTapSrc, DxEpi> pr;
+    pr.m = g.N * d.HWm;
     pr.n = g.C;
-    pr.k = g.K * g.RS;
-    pr.batch = 1;
+    pr.k = g.K * d.RSm;
+    pr.batch = g.sh * g.sw;  // one class of pixels per batch index
     pr.a.dy = dy;
-    pr.a.g = g;
+    pr.a.d = d;
     pr.b.w = w;
-    pr.b.g = g;
-    pr.epi.y = dx;
+    pr.b.d = d;
+    pr.epi.dx = dx;
+    pr.epi.d = d;
     pr.epi.m = pr.m;
-    pr.epi.n = g.C;
-    pr.epi.pix = g.HW;
-    pr.epi.dpix = FastDiv(g.HW);
     return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);
 }
 

@@ -64,7 +64,7 @@ enum cudaError {
 typedef enum cudaError cudaError_t;
 typedef struct f1emu_stream* cudaStream_t;
 typedef struct f1emu_event* cudaEvent_t;
-enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemcpyKind {
     cudaMemcpyHostToHost = 0,
@@ -264,8 +264,8 @@ inline cudaError_t cudaGetDevice(int* d) {
     return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
-inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
-    *v = f1emu::st().sms;
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
+    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)f1emu::kDynSmem : f1emu::st().sms;
     return cudaSuccess;
 }
 template <class F>
@@ -367,8 +367,17 @@ inline unsigned to_tf32(float x) {
     return u & 0xffffe000u;
 }
 
+// tf32_bits: the bits of x plus half a TF32 ulp (mma_tf32 drops the low 13
+// bits, as the tensor cores do).
+inline unsigned tf32_bits(float x) {
+    unsigned u;
+    memcpy(&u, &x, 4);
+    return u + 0x1000u;
+}
+
 // mma_tf32: the warp's m16n8k8 product from the lanes' fragments (PTX ISA,
-// "Matrix Fragments for mma.m16n8k8" with .tf32).
+// "Matrix Fragments for mma.m16n8k8" with .tf32); the tensor cores read only
+// the top 19 bits of each operand register.
 inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
     auto& s = f1emu::st();
     const int w = f1emu::warp(), l = f1emu::lane();
@@ -377,14 +386,16 @@ inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[
     f1emu::warp_barrier();
     auto A = [&](int r, int c) {  // a0:(g,t) a1:(g+8,t) a2:(g,t+4) a3:(g+8,t+4)
         const int ln = (r % 8) * 4 + c % 4, reg = (r >= 8 ? 1 : 0) + (c >= 4 ? 2 : 0);
+        const unsigned u = s.xa[(w * 32 + ln) * 4 + reg] & 0xffffe000u;
         float f;
-        memcpy(&f, &s.xa[(w * 32 + ln) * 4 + reg], 4);
+        memcpy(&f, &u, 4);
         return f;
     };
     auto B = [&](int k, int n) {  // b0:(t,g) b1:(t+4,g)
         const int ln = n * 4 + k % 4, reg = k >= 4 ? 1 : 0;
+        const unsigned u = s.xb[(w * 32 + ln) * 2 + reg] & 0xffffe000u;
         float f;
-        memcpy(&f, &s.xb[(w * 32 + ln) * 2 + reg], 4);
+        memcpy(&f, &u, 4);
         return f;
     };
     const int g = l >> 2, t = l & 3;

@@ -2,9 +2,12 @@
 // convolutions and the fused Hallucinator MLP.
 //
 // One main loop, two kinds of inner product:
-//   - TF32 tensor cores: mma.sync.m16n8k8 (operands rounded with
-//     cvt.rna.tf32.f32 as they leave shared memory), 128x128x16 or 64x64x16
-//     block tiles, 64x32 / 32x32 warp tiles, a 4-stage cp.async pipeline.
+//   - TF32 tensor cores: mma.sync.m16n8k8 (operands rounded to nearest TF32
+//     as they leave shared memory, by one integer add: see tf32_bits).
+//     Large products use 256x128x32 block tiles of 64x64 warp tiles (or
+//     256x64x32 of 64x32 when n <= 64) with a 3-stage cp.async pipeline;
+//     smaller ones 128x128x16 or 64x64x16 block tiles, 64x32 / 32x32 warp
+//     tiles, 4 stages.
 //   - exact FP32 on the SIMT cores: 128x128x8 or 64x64x8 block tiles, 8x8 or
 //     4x4 outputs per thread, the same pipeline.
 // What the product reads and writes is pluggable:
@@ -91,7 +94,26 @@ __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int
         constexpr int CPR = F / 4;
         constexpr int CHUNKS = MN * BK / 4;
         static_assert(F % 4 == 0, "f1: tile not a multiple of 4");
+        if constexpr (CHUNKS % THREADS == 0 && THREADS % CPR == 0) {
+            // A tile wholly inside an aligned operand (the common case): one
+            // base address per thread, 16-byte copies, no bounds.
+            if (src.vec && mn0 + MN <= mn_ext && k0 + BK <= k_ext) {
+                constexpr int STEP = THREADS / CPR;  // slow rows per pass
+                const int slow = tid / CPR, fast = (tid % CPR) * 4;
+                const int mn = LAYOUT == KMAJ ? slow : fast, k = LAYOUT == KMAJ ? fast : slow;
+                const float* g = src.addr(mn0 + mn, k0 + k);
+                const long long gstep = LAYOUT == KMAJ ? src.addr(STEP, 0) - src.addr(0, 0)
+                                                       : src.addr(0, STEP) - src.addr(0, 0);
+                float* d = s + S::at(mn, k);
+                constexpr int DSTEP = STEP * S::kLd;  // S::at(STEP, 0) (KMAJ) or S::at(0, STEP) (MNMAJ)
 #pragma unroll
+                for (int i = 0; i < CHUNKS / THREADS; ++i) cp_async16(d + i * DSTEP, g + i * gstep, true);
+                return;
+            }
+        }
+        // Edge, partial or unaligned tiles: not unrolled, so that none of
+        // their addresses stay live across the main loop.
+#pragma unroll 1
         for (int i = 0; i < (CHUNKS + THREADS - 1) / THREADS; ++i) {
             const int c = tid + i * THREADS;
             if (CHUNKS % THREADS == 0 || c < CHUNKS) {
@@ -189,6 +211,10 @@ struct Tf32Cfg {
     }
 };
 
+// Tf32Huge and Tf32Tall need up to 180 KiB of shared memory (H100 class);
+// run_gemm uses them only where the device allows it.
+using Tf32Huge = Tf32Cfg<256, 128, 32, 4, 2, 3, 1>;
+using Tf32Tall = Tf32Cfg<256, 64, 32, 4, 2, 3, 1>;
 using Tf32Big = Tf32Cfg<128, 128, 16, 2, 4, 4, 2>;
 using Tf32Small = Tf32Cfg<64, 64, 16, 2, 2, 4, 4>;
 
@@ -259,11 +285,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) tf32_gemm_kernel(Gem
                 const int c = wn * Cfg::WTN + j * 8 + g;
                 if constexpr (LB == KMAJ) {
                     const float2 v = *reinterpret_cast<const float2*>(cB + SB::at(c, kq));
-                    bf[j][0] = to_tf32(v.x);
-                    bf[j][1] = to_tf32(v.y);
+                    bf[j][0] = tf32_bits(v.x);
+                    bf[j][1] = tf32_bits(v.y);
                 } else {
-                    bf[j][0] = to_tf32(cB[SB::at(c, kq)]);
-                    bf[j][1] = to_tf32(cB[SB::at(c, kq + 1)]);
+                    bf[j][0] = tf32_bits(cB[SB::at(c, kq)]);
+                    bf[j][1] = tf32_bits(cB[SB::at(c, kq + 1)]);
                 }
             }
 #pragma unroll
@@ -273,15 +299,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) tf32_gemm_kernel(Gem
                 if constexpr (LA == KMAJ) {
                     const float2 lo = *reinterpret_cast<const float2*>(cA + SA::at(r, kq));
                     const float2 hi = *reinterpret_cast<const float2*>(cA + SA::at(r + 8, kq));
-                    af[0] = to_tf32(lo.x);
-                    af[1] = to_tf32(hi.x);
-                    af[2] = to_tf32(lo.y);
-                    af[3] = to_tf32(hi.y);
+                    af[0] = tf32_bits(lo.x);
+                    af[1] = tf32_bits(hi.x);
+                    af[2] = tf32_bits(lo.y);
+                    af[3] = tf32_bits(hi.y);
                 } else {
-                    af[0] = to_tf32(cA[SA::at(r, kq)]);
-                    af[1] = to_tf32(cA[SA::at(r + 8, kq)]);
-                    af[2] = to_tf32(cA[SA::at(r, kq + 1)]);
-                    af[3] = to_tf32(cA[SA::at(r + 8, kq + 1)]);
+                    af[0] = tf32_bits(cA[SA::at(r, kq)]);
+                    af[1] = tf32_bits(cA[SA::at(r + 8, kq)]);
+                    af[2] = tf32_bits(cA[SA::at(r, kq + 1)]);
+                    af[3] = tf32_bits(cA[SA::at(r + 8, kq + 1)]);
                 }
 #pragma unroll
                 for (int j = 0; j < Cfg::NI; ++j) mma_tf32(acc[i][j], af, bf[j]);
@@ -507,7 +533,8 @@ cudaError_t run_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int
     const int ktiles = ceil_div(pr.k, Cfg::BK);
     int splits = 1;
     if (allow_split && tiles < sms && ktiles >= 16) {
-        const long long want = ceil_div<long long>(2LL * sms, tiles);
+        // Enough blocks to fill every resident block slot of the device.
+        const long long want = ceil_div<long long>((long long)Cfg::MINB * sms, tiles);
         long long s = want < ktiles / 8 ? want : ktiles / 8;
         if (s > 64) s = 64;
         // Keep the workspace within 256 MiB.
@@ -552,10 +579,22 @@ cudaError_t run_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int
     return launch_cfg<Cfg, TF32>(st, pr, 1, kps);
 }
 
+// fits_device reports whether configuration Cfg (one block per
+// multiprocessor) has output tiles for at least 3/4 of the multiprocessors
+// (with fewer, smaller tiles spread wider finish sooner) and whether the
+// device has its shared memory.
+template <class Cfg, class ASrc, class BSrc, class Epi>
+bool fits_device(const GemmProblem<ASrc, BSrc, Epi>& pr, int sms, int optin) {
+    const long long tiles = (long long)ceil_div(pr.m, Cfg::BM) * ceil_div(pr.n, Cfg::BN) * pr.batch;
+    return 4 * tiles >= 3LL * sms && Cfg::template smem_bytes<ASrc::kFastK, BSrc::kFastK>() <= (size_t)optin;
+}
+
 // run_gemm launches a product on stream st: TF32 tensor cores when tf32,
-// else exact FP32; 64x64 tiles when 128x128 ones would leave most of the
-// device idle; split-K when even those are too few. Empty problems launch
-// nothing; k == 0 still runs the epilogue (on zeros).
+// else exact FP32. TF32 takes 256x128 tiles (256x64 when n <= 64) when
+// m > 128 and they nearly fill the device, else 128x128 ones, else 64x64
+// ones, with split-K when even those are too few; FP32 takes 128x128 or
+// 64x64 tiles and split-K. Empty problems launch nothing; k == 0 still runs
+// the epilogue (on zeros).
 template <class ASrc, class BSrc, class Epi>
 cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, Epi>& pr, bool allow_split = true) {
     if (pr.m <= 0 || pr.n <= 0 || pr.batch <= 0) return cudaSuccess;
@@ -564,6 +603,13 @@ cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, E
     const long long big = (long long)ceil_div(pr.m, 128) * ceil_div(pr.n, 128) * pr.batch;
     const bool small = big < sms;
     if (tf32) {
+        int optin = 0;
+        F1_TRY(smem_optin(&optin));
+        // 256-row tiles only where they are more than half full.
+        if (pr.m > 128 && pr.n <= 64 && fits_device<Tf32Tall>(pr, sms, optin))
+            return launch_cfg<Tf32Tall, true>(st, pr, 1, ceil_div(pr.k, Tf32Tall::BK));
+        if (pr.m > 128 && pr.n > 64 && fits_device<Tf32Huge>(pr, sms, optin))
+            return launch_cfg<Tf32Huge, true>(st, pr, 1, ceil_div(pr.k, Tf32Huge::BK));
         return small ? run_cfg<Tf32Small, true>(st, pr, sms, allow_split)
                      : run_cfg<Tf32Big, true>(st, pr, sms, allow_split);
     }

@@ -43,6 +43,14 @@ inline cudaError_t sm_count(int* n) {
     return cudaDeviceGetAttribute(n, cudaDevAttrMultiProcessorCount, dev);
 }
 
+// smem_optin returns the most dynamic shared memory one block of the
+// current device may opt in to, in bytes.
+inline cudaError_t smem_optin(int* n) {
+    int dev = 0;
+    F1_TRY(cudaGetDevice(&dev));
+    return cudaDeviceGetAttribute(n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+}
+
 // FastDiv divides non-negative ints below 2^31 by a fixed positive divisor
 // with one multiply-high and one shift (Granlund & Montgomery), as the
 // implicit-GEMM gathers decode indices on every tile.
@@ -111,17 +119,23 @@ __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// to_tf32 rounds x to TF32 (round to nearest, ties away), as the tensor
-// cores read it.
+// to_tf32 rounds x to TF32 (round to nearest, ties away), low bits cleared.
 __device__ __forceinline__ unsigned to_tf32(float x) {
     unsigned r;
     asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
     return r;
 }
 
+// tf32_bits returns x as a TF32 operand of mma.sync in one integer add: the
+// bits of x plus half a TF32 ulp. The tensor cores ignore the low 13 bits of
+// a TF32 operand, so for every finite x (and +-Inf) the operand they see is
+// exactly cvt.rna.tf32.f32(x): round to nearest, ties away from zero.
+__device__ __forceinline__ unsigned tf32_bits(float x) { return __float_as_uint(x) + 0x1000u; }
+
 // mma_tf32 is d += a * b for one m16n8k8 TF32 tile of a warp: a is the
-// row-major 16x8 fragment, b the column-major 8x8 one, d the 16x8 FP32
-// accumulator (c0,c1: row g, columns 2t, 2t+1; c2,c3: row g+8).
+// row-major 16x8 fragment, b the column-major 8x8 one (TF32 operands: the
+// low 13 bits of each are ignored), d the 16x8 FP32 accumulator (c0,c1:
+// row g, columns 2t, 2t+1; c2,c3: row g+8).
 __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
     asm volatile(
         "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "

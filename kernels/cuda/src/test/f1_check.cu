@@ -759,6 +759,8 @@ int main(int argc, char** argv) {
             {37, 29, 41, 2, -1.f, 0.f, 1, true},      // misaligned pointers, odd ld
             {5, 3, 3000, 1, 1.f, 0.f, 0, false},      // split-K
             {130, 129, 67, 1, 2.f, -1.f, 0, false},   // edge tiles of every size
+            {300, 140, 96, 1, 1.f, 0.f, 0, false},    // whole 256x128x32 tiles (F1_EMU_SMS=1 picks them)
+            {290, 64, 100, 1, 1.f, 0.5f, 0, false},   // 256x64 tiles, a partial k tile
         };
         if (!quick) {
             extra.push_back({1000, 1000, 1000, 1, 1.f, 0.f, 0, false});
@@ -776,6 +778,8 @@ int main(int argc, char** argv) {
             {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, {2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1}, {3, 5, 9, 11, 7, 3, 3, 2, 2, 1, 1},
             {2, 4, 8, 8, 6, 1, 1, 2, 2, 0, 0}, {1, 3, 31, 17, 5, 5, 3, 2, 1, 2, 1}, {2, 7, 13, 13, 31, 7, 7, 2, 2, 3, 3},
             {1, 2, 5, 5, 3, 3, 3, 3, 3, 0, 0},
+            {2, 3, 10, 11, 4, 2, 3, 3, 2, 2, 3},  // stride > taps (pixel classes with no tap), pad >= stride
+            {1, 2, 2, 9, 3, 1, 2, 4, 3, 1, 1},    // stride > image
         };
         if (!quick) {
             cs.push_back({5, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1});     // CIFAR stem
