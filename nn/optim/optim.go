@@ -171,3 +171,21 @@ func (o *base) stateOf(out []nn.NamedTensor, slot string, bufs []*tensor.Tensor)
 	}
 	return out
 }
+
+// loadMomentum restores the step count and the momentum buffers of an
+// optimiser whose only state is "momentum_buffer" (SGD, LARS); a parameter
+// without a saved buffer starts from none.
+func (o *base) loadMomentum(op string, ts []nn.NamedTensor, bufs []*tensor.Tensor) error {
+	l, err := o.parseState(op, ts, []string{"momentum_buffer"}, nil)
+	if err != nil {
+		return err
+	}
+	o.steps = l.steps
+	for i := range bufs {
+		bufs[i] = nil
+		if t, ok := l.bySlot["momentum_buffer"][i]; ok {
+			bufs[i] = l.device(t)
+		}
+	}
+	return nil
+}

@@ -87,16 +87,5 @@ func (o *SGD) State() []nn.NamedTensor {
 
 // LoadState restores the step count and momentum buffers.
 func (o *SGD) LoadState(ts []nn.NamedTensor) error {
-	l, err := o.parseState("SGD", ts, []string{"momentum_buffer"}, nil)
-	if err != nil {
-		return err
-	}
-	o.steps = l.steps
-	for i := range o.bufs {
-		o.bufs[i] = nil
-		if t, ok := l.bySlot["momentum_buffer"][i]; ok {
-			o.bufs[i] = l.device(t)
-		}
-	}
-	return nil
+	return o.loadMomentum("SGD", ts, o.bufs)
 }
