@@ -13,7 +13,9 @@
 //                A(k,kk) = dy[n, k, p, q]     B(kk,crs) = x[n, c, p*sh-ph+r, q*sw-pw+s]
 //                (the long reduction is split across blocks and summed in a fixed
 //                order, so dw is deterministic)
-// Index decoding uses FastDiv; every index fits in int (checked).
+// Index decoding: each loader thread decodes its fixed index once per tile
+// (FastDiv) and walks the other with a cursor (Cur3); every index fits in
+// int (checked).
 #include "f1_gemm.cuh"
 #include "hal.h"
 
@@ -35,24 +37,90 @@ struct Geom {
           dSw(a->stride_w) {}
 };
 
+// Cur3 walks a mixed-radix index v = (a*B + b)*C + c in steps of a fixed
+// size: decoded once (two FastDivs for v, two for the step), then each step
+// is three adds and two carries (b, c stay in range since each digit of the
+// step is below its radix).
+struct Cur3 {
+    int a, b, c, da, db, dc;
+
+    __device__ __forceinline__ static Cur3 make(int v, int step, const FastDiv& dBC, const FastDiv& dC) {
+        Cur3 u;
+        u.a = dBC.div(v);
+        const int bc = v - u.a * dBC.d;
+        u.b = dC.div(bc);
+        u.c = bc - u.b * dC.d;
+        u.da = dBC.div(step);
+        const int sbc = step - u.da * dBC.d;
+        u.db = dC.div(sbc);
+        u.dc = sbc - u.db * dC.d;
+        return u;
+    }
+    // next advances by the step; B and C are the radices.
+    __device__ __forceinline__ void next(int B, int C) {
+        c += dc;
+        b += db;
+        a += da;
+        if (c >= C) {
+            c -= C;
+            ++b;
+        }
+        if (b >= B) {
+            b -= B;
+            ++a;
+        }
+    }
+};
+
+// Pix is a decoded output pixel (n, p, q) of the forward / backward-filter
+// gathers: the offset of image n in x and the top-left input position of
+// its receptive field.
+struct Pix {
+    long long base;
+    int hb, wb;
+};
+
+__device__ __forceinline__ Pix decode_pix(const Geom& g, int m) {
+    const int n = g.dPQ.div(m), pq = m - n * g.PQ;
+    const int p = g.dQ.div(pq), q = pq - p * g.Q;
+    Pix x;
+    x.base = (long long)n * g.C * g.HW;
+    x.hb = p * g.sh - g.ph;
+    x.wb = q * g.sw - g.pw;
+    return x;
+}
+
+// x_tap returns the address of x at pixel px through tap (c, r, s) = u and
+// clears ok in the padding.
+__device__ __forceinline__ const float* x_tap(const float* x, const Geom& g, const Pix& px, const Cur3& u,
+                                              bool& ok) {
+    const int h = px.hb + u.b, w = px.wb + u.c;
+    ok = ok && (unsigned)h < (unsigned)g.H && (unsigned)w < (unsigned)g.W;
+    return x + px.base + (long long)u.a * g.HW + (long long)h * g.W + w;
+}
+
 // XPatchSrc: the forward's A, element (m = (n,p,q), kk = (c,r,s)) of the
 // implicit im2col of x; mn (output pixels) is contiguous in memory.
+// Each loader thread keeps one pixel m and walks kk with a cursor.
 struct XPatchSrc {
-    static constexpr int kMode = GATHER;
+    static constexpr int kMode = STEP;
     static constexpr bool kFastK = false;
     const float* x;
     Geom g;
 
     __device__ __forceinline__ XPatchSrc bind(int) const { return *this; }
     __device__ __forceinline__ const float* safe() const { return x; }
-    __device__ __forceinline__ const float* gather(int m, int kk, bool& ok) const {
-        const int n = g.dPQ.div(m), pq = m - n * g.PQ;
-        const int p = g.dQ.div(pq), q = pq - p * g.Q;
-        const int c = g.dRS.div(kk), rs = kk - c * g.RS;
-        const int r = g.dS.div(rs), s = rs - r * g.S;
-        const int h = p * g.sh - g.ph + r, w = q * g.sw - g.pw + s;
-        ok = ok && (unsigned)h < (unsigned)g.H && (unsigned)w < (unsigned)g.W;
-        return x + (((long long)n * g.C + c) * g.H + h) * g.W + w;
+    __device__ __forceinline__ Pix fix(int m) const { return decode_pix(g, m); }
+    template <int STEP_>
+    __device__ __forceinline__ Cur3 cur(int kk) const {
+        return Cur3::make(kk, STEP_, g.dRS, g.dS);
+    }
+    template <int STEP_>
+    __device__ __forceinline__ void next(Cur3& u) const {
+        u.next(g.R, g.S);
+    }
+    __device__ __forceinline__ const float* at(const Pix& px, const Cur3& u, bool& ok) const {
+        return x_tap(x, g, px, u, ok);
     }
 };
 
@@ -102,12 +170,21 @@ struct DgGeom {
 // DyPatchSrc: backward data's A for one class, element (m = (n,j,jw),
 // kk = (k,i,iw)) = dy[n, k, bh+j-i, bw+jw-iw] when the pixel, the tap and
 // the dy position exist, else 0. mn (pixels) is contiguous in dy.
+// Each loader thread keeps one pixel m and walks kk with a cursor.
 struct DyPatchSrc {
-    static constexpr int kMode = GATHER;
+    static constexpr int kMode = STEP;
     static constexpr bool kFastK = false;
     const float* dy;
     DgGeom d;
     SubGeom c;
+
+    // Px is a decoded pixel (n, j, jw): the offset of image n in dy, its dy
+    // position through tap (0, 0) and whether the class has the pixel.
+    struct Px {
+        long long base;
+        int pb, qb;
+        bool in;
+    };
 
     __device__ __forceinline__ DyPatchSrc bind(int b) const {
         DyPatchSrc s = *this;
@@ -115,26 +192,49 @@ struct DyPatchSrc {
         return s;
     }
     __device__ __forceinline__ const float* safe() const { return dy; }
-    __device__ __forceinline__ const float* gather(int m, int kk, bool& ok) const {
+    __device__ __forceinline__ Px fix(int m) const {
         const int n = d.dHWm.div(m), jj = m - n * d.HWm;
         const int j = d.dWm.div(jj), jw = jj - j * d.Wm;
-        const int k = d.dRSm.div(kk), ii = kk - k * d.RSm;
-        const int i = d.dSm.div(ii), iw = ii - i * d.Sm;
-        const int p = c.bh + j - i, q = c.bw + jw - iw;
-        ok = ok && j < c.hc && jw < c.wc && i < c.rc && iw < c.sc && (unsigned)p < (unsigned)d.g.P &&
+        Px x;
+        x.base = (long long)n * d.g.K * d.g.PQ;
+        x.pb = c.bh + j;
+        x.qb = c.bw + jw;
+        x.in = j < c.hc && jw < c.wc;
+        return x;
+    }
+    template <int STEP_>
+    __device__ __forceinline__ Cur3 cur(int kk) const {
+        return Cur3::make(kk, STEP_, d.dRSm, d.dSm);
+    }
+    template <int STEP_>
+    __device__ __forceinline__ void next(Cur3& u) const {
+        u.next(d.Rm, d.Sm);
+    }
+    // at: u = (k, i, iw).
+    __device__ __forceinline__ const float* at(const Px& px, const Cur3& u, bool& ok) const {
+        const int p = px.pb - u.b, q = px.qb - u.c;
+        ok = ok && px.in && u.b < c.rc && u.c < c.sc && (unsigned)p < (unsigned)d.g.P &&
              (unsigned)q < (unsigned)d.g.Q;
-        return dy + (((long long)n * d.g.K + k) * d.g.P + p) * d.g.Q + q;
+        return dy + px.base + (long long)u.a * d.g.PQ + (long long)p * d.g.Q + q;
     }
 };
 
 // WTapSrc: backward data's B for one class, element (mn = c, kk = (k,i,iw))
 // = w[k, c, ah + i*sh, aw + iw*sw] (0 for the taps the class lacks).
+// Each loader thread keeps one kk (decoded once) and walks the channels.
 struct WTapSrc {
-    static constexpr int kMode = GATHER;
+    static constexpr int kMode = STEP;
     static constexpr bool kFastK = true;
     const float* w;
     DgGeom d;
     SubGeom c;
+
+    // Tap is a decoded kk: the offset of w[k, 0, ah + i*sh, aw + iw*sw] and
+    // whether the class has the tap.
+    struct Tap {
+        long long off;
+        bool in;
+    };
 
     __device__ __forceinline__ WTapSrc bind(int b) const {
         WTapSrc s = *this;
@@ -142,11 +242,25 @@ struct WTapSrc {
         return s;
     }
     __device__ __forceinline__ const float* safe() const { return w; }
-    __device__ __forceinline__ const float* gather(int ch, int kk, bool& ok) const {
+    __device__ __forceinline__ Tap fix(int kk) const {
         const int k = d.dRSm.div(kk), ii = kk - k * d.RSm;
         const int i = d.dSm.div(ii), iw = ii - i * d.Sm;
-        ok = ok && i < c.rc && iw < c.sc;
-        return w + (((long long)k * d.g.C + ch) * d.g.R + c.ah + i * d.g.sh) * d.g.S + c.aw + iw * d.g.sw;
+        Tap t;
+        t.in = i < c.rc && iw < c.sc;
+        t.off = (long long)k * d.g.C * d.g.RS + (long long)(c.ah + i * d.g.sh) * d.g.S + c.aw + iw * d.g.sw;
+        return t;
+    }
+    template <int STEP_>
+    __device__ __forceinline__ int cur(int ch) const {
+        return ch;
+    }
+    template <int STEP_>
+    __device__ __forceinline__ void next(int& ch) const {
+        ch += STEP_;
+    }
+    __device__ __forceinline__ const float* at(const Tap& t, int ch, bool& ok) const {
+        ok = ok && t.in;
+        return w + t.off + (long long)ch * d.g.RS;
     }
 };
 
@@ -177,38 +291,56 @@ struct DxEpi {
 };
 
 // DyRowSrc: backward filter's A, element (mn = k, kk = (n,p,q)) = dy[n,k,p,q].
+// Each loader thread keeps one kk (decoded once) and walks the channels k.
 struct DyRowSrc {
-    static constexpr int kMode = GATHER;
+    static constexpr int kMode = STEP;
     static constexpr bool kFastK = true;
     const float* dy;
     Geom g;
 
     __device__ __forceinline__ DyRowSrc bind(int) const { return *this; }
     __device__ __forceinline__ const float* safe() const { return dy; }
-    __device__ __forceinline__ const float* gather(int k, int kk, bool&) const {
+    // fix returns the offset of dy[n, 0, p, q] for kk = (n, p, q).
+    __device__ __forceinline__ long long fix(int kk) const {
         const int n = g.dPQ.div(kk), pq = kk - n * g.PQ;
-        return dy + ((long long)n * g.K + k) * g.PQ + pq;
+        return (long long)n * g.K * g.PQ + pq;
+    }
+    template <int STEP_>
+    __device__ __forceinline__ int cur(int k) const {
+        return k;
+    }
+    template <int STEP_>
+    __device__ __forceinline__ void next(int& k) const {
+        k += STEP_;
+    }
+    __device__ __forceinline__ const float* at(long long off, int k, bool&) const {
+        return dy + off + (long long)k * g.PQ;
     }
 };
 
 // XTapSrc: backward filter's B, element (mn = (c,r,s), kk = (n,p,q)) =
 // x[n, c, p*sh-ph+r, q*sw-pw+s] (0 in the padding).
+// Each loader thread keeps one pixel kk (decoded once) and walks (c,r,s)
+// with a cursor.
 struct XTapSrc {
-    static constexpr int kMode = GATHER;
+    static constexpr int kMode = STEP;
     static constexpr bool kFastK = true;
     const float* x;
     Geom g;
 
     __device__ __forceinline__ XTapSrc bind(int) const { return *this; }
     __device__ __forceinline__ const float* safe() const { return x; }
-    __device__ __forceinline__ const float* gather(int crs, int kk, bool& ok) const {
-        const int n = g.dPQ.div(kk), pq = kk - n * g.PQ;
-        const int p = g.dQ.div(pq), q = pq - p * g.Q;
-        const int c = g.dRS.div(crs), rs = crs - c * g.RS;
-        const int r = g.dS.div(rs), s = rs - r * g.S;
-        const int h = p * g.sh - g.ph + r, w = q * g.sw - g.pw + s;
-        ok = ok && (unsigned)h < (unsigned)g.H && (unsigned)w < (unsigned)g.W;
-        return x + (((long long)n * g.C + c) * g.H + h) * g.W + w;
+    __device__ __forceinline__ Pix fix(int kk) const { return decode_pix(g, kk); }
+    template <int STEP_>
+    __device__ __forceinline__ Cur3 cur(int crs) const {
+        return Cur3::make(crs, STEP_, g.dRS, g.dS);
+    }
+    template <int STEP_>
+    __device__ __forceinline__ void next(Cur3& u) const {
+        u.next(g.R, g.S);
+    }
+    __device__ __forceinline__ const float* at(const Pix& px, const Cur3& u, bool& ok) const {
+        return x_tap(x, g, px, u, ok);
     }
 };
 

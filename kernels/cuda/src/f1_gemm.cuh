@@ -14,8 +14,10 @@
 //   - a source says where element (mn, k) of an operand lives (A: mn = row m;
 //     B: mn = column n). DenseSrc is a strided matrix (copied 16 bytes at a
 //     time when aligned); a GATHER source computes an address and a validity
-//     (the convolutions' implicit im2col); a VALUE source computes the value
-//     itself (the Hallucinator's extrapolated input).
+//     (the convolutions' implicit im2col); a STEP source is a gather whose
+//     loader decodes one index per thread once per tile and walks the other
+//     with a cursor (adds and compares, no division); a VALUE source
+//     computes the value itself (the Hallucinator's extrapolated input).
 //   - an epilogue receives pairs of adjacent results (row m, columns n, n+1)
 //     and stores them (alpha/beta, bias + ReLU, ReLU masks, NCHW scatter).
 // Problems with few output tiles split the reduction across blocks: each
@@ -36,7 +38,7 @@
 namespace f1 {
 
 enum Layout { KMAJ = 0, MNMAJ = 1 };
-enum SrcMode { COPY = 0, GATHER = 1, VALUE = 2 };
+enum SrcMode { COPY = 0, GATHER = 1, VALUE = 2, STEP = 3 };
 
 // Smem is the shared-memory tile of one operand: MN x BK elements.
 template <int MN, int BK, int LAYOUT>
@@ -134,6 +136,33 @@ __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int
                     }
                 }
             }
+        }
+    } else if constexpr (Src::kMode == STEP) {
+        // Element by element with the same thread mapping as below, for a
+        // source whose index decoding is split: each thread's index along
+        // the source's contiguous dimension is fixed within the tile
+        // (decoded once, src.fix), the other advances by a constant stride
+        // (a cursor, src.cur / src.next: adds and compares, no division).
+        constexpr int PER = MN * BK / THREADS;
+        constexpr int FIXN = Src::kFastK ? BK : MN;
+        static_assert(PER * THREADS == MN * BK, "f1: tile not divisible among threads");
+        static_assert(THREADS % FIXN == 0, "f1: bad loader mapping");
+        constexpr int STRIDE = THREADS / FIXN;
+        const int fl = tid % FIXN, v0 = tid / FIXN;
+        const int gfix = (Src::kFastK ? k0 : mn0) + fl;
+        const bool fix_ok = gfix < (Src::kFastK ? k_ext : mn_ext);
+        const int gv0 = (Src::kFastK ? mn0 : k0) + v0;
+        const int vext = Src::kFastK ? mn_ext : k_ext;
+        const auto fx = src.fix(gfix);
+        auto cu = src.template cur<STRIDE>(gv0);
+#pragma unroll
+        for (int i = 0; i < PER; ++i) {
+            const int v = v0 + i * STRIDE;
+            bool ok = fix_ok && gv0 + i * STRIDE < vext;
+            const float* g = src.at(fx, cu, ok);
+            const int mn = Src::kFastK ? v : fl, k = Src::kFastK ? fl : v;
+            cp_async4(s + S::at(mn, k), ok ? g : src.safe(), ok);
+            if (i + 1 < PER) src.template next<STRIDE>(cu);
         }
     } else {
         // Element by element; consecutive threads walk the source's
@@ -591,8 +620,9 @@ bool fits_device(const GemmProblem<ASrc, BSrc, Epi>& pr, int sms, int optin) {
 
 // run_gemm launches a product on stream st: TF32 tensor cores when tf32,
 // else exact FP32. TF32 takes 256x128 tiles (256x64 when n <= 64) when
-// m > 128 and they nearly fill the device, else 128x128 ones, else 64x64
-// ones, with split-K when even those are too few; FP32 takes 128x128 or
+// m > 128 and they nearly fill the device, else 128x128 ones (also, split,
+// for long reductions with m, n > 64), else 64x64 ones, with split-K when
+// even those are too few; FP32 takes 128x128 or
 // 64x64 tiles and split-K. Empty problems launch nothing; k == 0 still runs
 // the epilogue (on zeros).
 template <class ASrc, class BSrc, class Epi>
@@ -610,8 +640,13 @@ cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, E
             return launch_cfg<Tf32Tall, true>(st, pr, 1, ceil_div(pr.k, Tf32Tall::BK));
         if (pr.m > 128 && pr.n > 64 && fits_device<Tf32Huge>(pr, sms, optin))
             return launch_cfg<Tf32Huge, true>(st, pr, 1, ceil_div(pr.k, Tf32Huge::BK));
-        return small ? run_cfg<Tf32Small, true>(st, pr, sms, allow_split)
-                     : run_cfg<Tf32Big, true>(st, pr, sms, allow_split);
+        // A long reduction with few output tiles (the convolutions' filter
+        // gradients) keeps 128x128 tiles and fills the device by splitting
+        // the reduction, rather than shrinking the tiles: half the loads
+        // per product. Where m or n is at most 64, 64x64 tiles waste less.
+        const bool long_k = allow_split && pr.m > 64 && pr.n > 64 && pr.k >= 4096;
+        return small && !long_k ? run_cfg<Tf32Small, true>(st, pr, sms, allow_split)
+                                : run_cfg<Tf32Big, true>(st, pr, sms, allow_split);
     }
     return small ? run_cfg<SimtSmall, false>(st, pr, sms, allow_split)
                  : run_cfg<SimtBig, false>(st, pr, sms, allow_split);

@@ -761,6 +761,7 @@ int main(int argc, char** argv) {
             {130, 129, 67, 1, 2.f, -1.f, 0, false},   // edge tiles of every size
             {300, 140, 96, 1, 1.f, 0.f, 0, false},    // whole 256x128x32 tiles (F1_EMU_SMS=1 picks them)
             {290, 64, 100, 1, 1.f, 0.5f, 0, false},   // 256x64 tiles, a partial k tile
+            {66, 65, 4099, 1, 1.f, 0.5f, 0, false},   // long k, m, n > 64: 128x128 tiles split
         };
         if (!quick) {
             extra.push_back({1000, 1000, 1000, 1, 1.f, 0.f, 0, false});
@@ -788,6 +789,7 @@ int main(int argc, char** argv) {
             cs.push_back({8, 64, 32, 32, 128, 1, 1, 2, 2, 0, 0});   // downsampling 1x1 shortcut
             cs.push_back({2, 3, 127, 129, 17, 7, 7, 2, 2, 3, 3});   // ImageNet-like stem, odd sizes
             cs.push_back({64, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1});     // long bwd-filter reduction
+            cs.push_back({17, 9, 16, 16, 67, 3, 3, 1, 1, 1, 1});    // bwd filter: 128x128 tiles split
         } else {
             cs.push_back({2, 16, 12, 12, 20, 3, 3, 1, 1, 1, 1});
         }
