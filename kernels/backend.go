@@ -312,3 +312,42 @@ func (p InfoNCEParams) Check(backend string, a, nb int) {
 			op, a, nb, len(p.AnchorID), len(p.KeyID))
 	}
 }
+
+// CheckHallucinator panics, with a message prefixed by the backend's name,
+// unless the Hallucinator's tensors fit together: x and k [N, D], w1 and w2
+// [2D, 2D], w3 [D, 2D], act [N, 4D]. It returns N and D.
+func CheckHallucinator(backend, op string, x, k, w1, w2, w3, act *tensor.Tensor) (n, d int) {
+	if x == nil || x.Dims() != 2 {
+		var got any = "nil"
+		if x != nil {
+			got = x.Shape()
+		}
+		Panicf(backend, "%s: x has shape %v, want 2 dimensions", op, got)
+	}
+	n, d = x.Dim(0), x.Dim(1)
+	if k == nil {
+		Panicf(backend, "%s: k is nil", op)
+	}
+	CheckShape(backend, op, "k", k, n, d)
+	CheckShape(backend, op, "w1", w1, 2*d, 2*d)
+	CheckShape(backend, op, "w2", w2, 2*d, 2*d)
+	CheckShape(backend, op, "w3", w3, d, 2*d)
+	CheckShape(backend, op, "act", act, n, 4*d)
+	return n, d
+}
+
+// CheckHallucinatorGrads panics unless the gradients of HallucinatorBackward
+// have the shapes of a Hallucinator of N rows of D features (dk may be nil).
+func CheckHallucinatorGrads(backend, op string, n, d int, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor) {
+	CheckShape(backend, op, "dout", dout, n, d)
+	CheckShape(backend, op, "dx", dx, n, d)
+	if dk != nil {
+		CheckShape(backend, op, "dk", dk, n, d)
+	}
+	CheckShape(backend, op, "dw1", dw1, 2*d, 2*d)
+	CheckShape(backend, op, "dw2", dw2, 2*d, 2*d)
+	CheckShape(backend, op, "dw3", dw3, d, 2*d)
+	CheckShape(backend, op, "db1", db1, 2*d)
+	CheckShape(backend, op, "db2", db2, 2*d)
+	CheckShape(backend, op, "db3", db3, d)
+}

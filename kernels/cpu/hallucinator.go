@@ -13,18 +13,6 @@ import (
 //	act [N, 2h] = [h1 | h2], h1 = relu(u W1^T + b1), h2 = relu(h1 W2^T + b2)
 //	out [N, D]  = h2 W3^T + b3
 
-// halluCheck validates the shapes shared by the forward and the backward and
-// returns N and D.
-func halluCheck(op string, x, k, w1, w2, w3, act *tensor.Tensor) (n, d int) {
-	n, d = matrix(op, "x", x)
-	kernels.CheckShape(name, op, "k", k, n, d)
-	kernels.CheckShape(name, op, "w1", w1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w2", w2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w3", w3, d, 2*d)
-	kernels.CheckShape(name, op, "act", act, n, 4*d)
-	return n, d
-}
-
 // halluInput writes u [N, 2D] = [x, x + lambda*(x-k)].
 func (b *Backend) halluInput(lambda float32, x, k []float32, n, d int, u []float32) {
 	b.parallel(n, 4*d, func(lo, hi int) {
@@ -62,7 +50,7 @@ func (b *Backend) biasAct(c []float32, n, ldc int, bias []float32, relu bool) {
 // keeping h1 | h2 in act for the backward.
 func (b *Backend) HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, b3, act, out *tensor.Tensor) {
 	const op = "HallucinatorForward"
-	n, d := halluCheck(op, x, k, w1, w2, w3, act)
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
 	kernels.CheckShape(name, op, "b1", b1, 2*d)
 	kernels.CheckShape(name, op, "b2", b2, 2*d)
 	kernels.CheckShape(name, op, "b3", b3, d)
@@ -101,18 +89,8 @@ func (b *Backend) maskRelu(g []float32, a []float32, n, w, lda int) {
 // dx = du_x + (1+lambda) du_xt, dk = -lambda du_xt.
 func (b *Backend) HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor) {
 	const op = "HallucinatorBackward"
-	n, d := halluCheck(op, x, k, w1, w2, w3, act)
-	kernels.CheckShape(name, op, "dout", dout, n, d)
-	kernels.CheckShape(name, op, "dx", dx, n, d)
-	if dk != nil {
-		kernels.CheckShape(name, op, "dk", dk, n, d)
-	}
-	kernels.CheckShape(name, op, "dw1", dw1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw2", dw2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw3", dw3, d, 2*d)
-	kernels.CheckShape(name, op, "db1", db1, 2*d)
-	kernels.CheckShape(name, op, "db2", db2, 2*d)
-	kernels.CheckShape(name, op, "db3", db3, d)
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
+	kernels.CheckHallucinatorGrads(name, op, n, d, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3)
 	h := 2 * d
 	ad, gd := data(op, act), data(op, dout)
 	buf := b.scratch(3 * n * h)

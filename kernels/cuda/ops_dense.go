@@ -200,26 +200,10 @@ func (b *Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *te
 	b.check(op, code, q, k, queue, loss, dq, dk)
 }
 
-// halluShapes checks the shapes shared by the Hallucinator's forward and
-// backward and returns N and D.
-func halluShapes(op string, x, k, w1, w2, w3, act *tensor.Tensor) (n, d int) {
-	dims(op, "x", x, 2)
-	n, d = x.Dim(0), x.Dim(1)
-	if k == nil {
-		kernels.Panicf(name, "%s: k is nil", op)
-	}
-	kernels.CheckShape(name, op, "k", k, n, d)
-	kernels.CheckShape(name, op, "w1", w1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w2", w2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w3", w3, d, 2*d)
-	kernels.CheckShape(name, op, "act", act, n, 4*d)
-	return n, d
-}
-
 // HallucinatorForward: the extrapolation and the three-layer MLP.
 func (b *Backend) HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, b3, act, out *tensor.Tensor) {
 	const op = "HallucinatorForward"
-	n, d := halluShapes(op, x, k, w1, w2, w3, act)
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
 	kernels.CheckShape(name, op, "b1", b1, 2*d)
 	kernels.CheckShape(name, op, "b2", b2, 2*d)
 	kernels.CheckShape(name, op, "b3", b3, d)
@@ -240,18 +224,8 @@ func (b *Backend) HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, 
 // gradients from dout.
 func (b *Backend) HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor) {
 	const op = "HallucinatorBackward"
-	n, d := halluShapes(op, x, k, w1, w2, w3, act)
-	kernels.CheckShape(name, op, "dout", dout, n, d)
-	kernels.CheckShape(name, op, "dx", dx, n, d)
-	if dk != nil {
-		kernels.CheckShape(name, op, "dk", dk, n, d)
-	}
-	kernels.CheckShape(name, op, "dw1", dw1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw2", dw2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw3", dw3, d, 2*d)
-	kernels.CheckShape(name, op, "db1", db1, 2*d)
-	kernels.CheckShape(name, op, "db2", db2, 2*d)
-	kernels.CheckShape(name, op, "db3", db3, d)
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
+	kernels.CheckHallucinatorGrads(name, op, n, d, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3)
 	px, pk := b.ptr(op, "x", x), b.ptr(op, "k", k)
 	pw1, pw2, pw3 := b.ptr(op, "w1", w1), b.ptr(op, "w2", w2), b.ptr(op, "w3", w3)
 	pact, pdout, pdx, pdk := b.ptr(op, "act", act), b.ptr(op, "dout", dout), b.ptr(op, "dx", dx), b.optPtr(op, "dk", dk)

@@ -5,21 +5,6 @@ import (
 	"hallucinator/tensor"
 )
 
-// halluShapes checks the shapes shared by the Hallucinator's forward and
-// backward and returns N and D.
-func halluShapes(op string, x, k, w1, w2, w3, act *tensor.Tensor) (n, d int) {
-	dims(op, "x", x, 2)
-	n, d = x.Dim(0), x.Dim(1)
-	if k != nil {
-		kernels.CheckShape(name, op, "k", k, n, d)
-	}
-	kernels.CheckShape(name, op, "w1", w1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w2", w2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "w3", w3, d, 2*d)
-	kernels.CheckShape(name, op, "act", act, n, 4*d)
-	return n, d
-}
-
 // halluInput returns u = [x, x + lambda*(x - k)] [n, 2d] in float64.
 func halluInput(lambda float32, x, k []float32, n, d int) []float64 {
 	u := make([]float64, n*2*d)
@@ -64,10 +49,7 @@ func dense(in []float64, n, m int, w, b []float32, relu bool, out []float32, str
 // [N, 4D] receives h1[i] in columns [0, 2D) and h2[i] in [2D, 4D).
 func (*Backend) HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, b3, act, out *tensor.Tensor) {
 	const op = "HallucinatorForward"
-	n, d := halluShapes(op, x, k, w1, w2, w3, act)
-	if k == nil {
-		kernels.Panicf(name, "%s: k is nil", op)
-	}
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
 	kernels.CheckShape(name, op, "b1", b1, 2*d)
 	kernels.CheckShape(name, op, "b2", b2, 2*d)
 	kernels.CheckShape(name, op, "b3", b3, d)
@@ -113,21 +95,8 @@ func layerBackward(g []float64, in []float64, n, m int, w []float32, dw, db []fl
 // rebuild u for dw1.
 func (*Backend) HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor) {
 	const op = "HallucinatorBackward"
-	n, d := halluShapes(op, x, k, w1, w2, w3, act)
-	if k == nil {
-		kernels.Panicf(name, "%s: k is nil", op)
-	}
-	kernels.CheckShape(name, op, "dout", dout, n, d)
-	kernels.CheckShape(name, op, "dx", dx, n, d)
-	if dk != nil {
-		kernels.CheckShape(name, op, "dk", dk, n, d)
-	}
-	kernels.CheckShape(name, op, "dw1", dw1, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw2", dw2, 2*d, 2*d)
-	kernels.CheckShape(name, op, "dw3", dw3, d, 2*d)
-	kernels.CheckShape(name, op, "db1", db1, 2*d)
-	kernels.CheckShape(name, op, "db2", db2, 2*d)
-	kernels.CheckShape(name, op, "db3", db3, d)
+	n, d := kernels.CheckHallucinator(name, op, x, k, w1, w2, w3, act)
+	kernels.CheckHallucinatorGrads(name, op, n, d, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3)
 	h := 2 * d
 	as := host(op, "act", act)
 	h1, h2 := make([]float64, n*h), make([]float64, n*h)
