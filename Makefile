@@ -13,9 +13,14 @@ build:
 	$(GO) build ./...
 
 # The test command: installs what the tests need (Debian's Fashion-MNIST
-# package), checks formatting and vet, then runs every test.
-test: data vet
+# package), compiles the CUDA kernels (installing the toolkit when nvcc is
+# missing) so that a .cu that does not build fails here, checks formatting and
+# vet, then runs every test. The CUDA conformance suite runs when a GPU
+# answers; otherwise the last line says why it was skipped.
+test: data kernels vet
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	@$(GO) test -count=1 -v -run '^TestConformance$$' ./kernels/cuda 2>&1 | \
+		grep -E -e '--- (PASS|SKIP|FAIL)' -e 'no CUDA backend' || true
 
 # Everything but the long training tests.
 test-short: vet
