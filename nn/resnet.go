@@ -18,17 +18,34 @@ const (
 	// StemCIFAR is the stem for small images: a 3x3 stride-1 convolution
 	// (padding 1), batch norm and ReLU, no max pool.
 	StemCIFAR
+	// StemCIFARPool is StemCIFAR followed by a 2x2 stride-2 max pool: the
+	// residual layers run at half the resolution, a quarter of the work,
+	// for quick runs on small images. It has the same parameters (and
+	// checkpoint names) as StemCIFAR.
+	StemCIFARPool
 )
 
-// String returns "imagenet" or "cifar".
+// String returns "imagenet", "cifar" or "cifar-pool".
 func (s Stem) String() string {
 	switch s {
 	case StemImageNet:
 		return "imagenet"
 	case StemCIFAR:
 		return "cifar"
+	case StemCIFARPool:
+		return "cifar-pool"
 	}
 	return fmt.Sprintf("Stem(%d)", int(s))
+}
+
+// ParseStem returns the stem that String names.
+func ParseStem(name string) (Stem, error) {
+	for _, s := range []Stem{StemImageNet, StemCIFAR, StemCIFARPool} {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("nn: unknown stem %q (want imagenet, cifar or cifar-pool)", name)
 }
 
 // ResNetConfig configures NewResNet18 and NewResNet34. The zero value is
@@ -158,7 +175,7 @@ type ResNet struct {
 	Depth   int          // 18 or 34
 	Conv1   *Conv2d
 	BN1     *BatchNorm // fused with the stem's ReLU
-	MaxPool *MaxPool2d // nil for the CIFAR stem
+	MaxPool *MaxPool2d // nil for StemCIFAR
 	Layers  [4][]*BasicBlock
 	FC      *Linear // nil when NumClasses is 0
 	b       kernels.Backend
@@ -192,13 +209,13 @@ func newResNet(b kernels.Backend, rng *rand.Rand, depth int, blocks [4]int, c Re
 		return nil, fmt.Errorf("nn: %s: input channels must be positive, got %d", name, c.InChannels)
 	case c.NumClasses < 0:
 		return nil, fmt.Errorf("nn: %s: number of classes must be >= 0, got %d", name, c.NumClasses)
-	case c.Stem != StemImageNet && c.Stem != StemCIFAR:
+	case c.Stem != StemImageNet && c.Stem != StemCIFAR && c.Stem != StemCIFARPool:
 		return nil, fmt.Errorf("nn: %s: unknown stem %v", name, c.Stem)
 	}
 	r := &ResNet{Config: c, Depth: depth, b: b}
 	var err error
 	stem := Conv2dConfig{In: c.InChannels, Out: c.Width, Kernel: 7, Stride: 2, Pad: 3}
-	if c.Stem == StemCIFAR {
+	if c.Stem != StemImageNet {
 		stem = Conv2dConfig{In: c.InChannels, Out: c.Width, Kernel: 3, Stride: 1, Pad: 1}
 	}
 	if r.Conv1, err = newConv2dResNet(b, rng, stem); err != nil {
@@ -207,10 +224,14 @@ func newResNet(b kernels.Backend, rng *rand.Rand, depth int, blocks [4]int, c Re
 	if r.BN1, err = NewBatchNorm2d(b, c.Width, BatchNormOptions{ReLU: true}); err != nil {
 		return nil, err
 	}
-	if c.Stem == StemImageNet {
-		if r.MaxPool, err = NewMaxPool2d(3, 2, 1); err != nil {
-			return nil, err
-		}
+	switch c.Stem {
+	case StemImageNet:
+		r.MaxPool, err = NewMaxPool2d(3, 2, 1)
+	case StemCIFARPool:
+		r.MaxPool, err = NewMaxPool2d(2, 2, 0)
+	}
+	if err != nil {
+		return nil, err
 	}
 	in := c.Width
 	for l := range 4 {

@@ -315,3 +315,61 @@ func ExampleNewResNet18() {
 	// parameters 176258
 	// first conv1.weight has gradient: true
 }
+
+func TestParseStem(t *testing.T) {
+	for _, s := range []Stem{StemImageNet, StemCIFAR, StemCIFARPool} {
+		got, err := ParseStem(s.String())
+		if err != nil || got != s {
+			t.Errorf("ParseStem(%q) = %v, %v; want %v", s.String(), got, err, s)
+		}
+	}
+	if _, err := ParseStem("cifar10"); err == nil {
+		t.Error("ParseStem(cifar10): no error")
+	}
+}
+
+// TestStemCIFARPool checks that the pooled CIFAR stem has the parameters of
+// the CIFAR stem and halves the resolution of the residual layers: on a
+// 28x28 input its features equal those of the CIFAR-stem network (same
+// weights) on the 2x2-max-pooled stem output, which the test computes by
+// running the CIFAR network's layers by hand.
+func TestStemCIFARPool(t *testing.T) {
+	b := ref.New()
+	cfg := ResNetConfig{Width: 4, Stem: StemCIFARPool, InChannels: 1}
+	pooled, err := NewResNet18(b, tensor.NewRand(3), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Stem = StemCIFAR
+	plain, err := NewResNet18(b, tensor.NewRand(3), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := NumParams(pooled), NumParams(plain); got != want {
+		t.Fatalf("parameters: pooled stem %d, CIFAR stem %d", got, want)
+	}
+	x := autograd.NewVar(tensor.RandN(tensor.NewRand(4), 0, 1, 3, 1, 28, 28), false)
+	tp := autograd.NewTape(b)
+	got := pooled.Features(tp, x)
+	h := plain.BN1.Forward(tp, plain.Conv1.Forward(tp, x))
+	mp, err := NewMaxPool2d(2, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = mp.Forward(tp, h)
+	if s := h.Shape(); s[2] != 14 || s[3] != 14 {
+		t.Fatalf("pooled stem output %v, want 14x14", s)
+	}
+	for _, layer := range plain.Layers {
+		for _, blk := range layer {
+			h = blk.Forward(tp, h)
+		}
+	}
+	want := tp.GlobalAvgPool(h)
+	g, w := got.Value.Data(), want.Value.Data()
+	for i := range w {
+		if g[i] != w[i] {
+			t.Fatalf("feature %d: %v, want %v", i, g[i], w[i])
+		}
+	}
+}

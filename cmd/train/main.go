@@ -305,7 +305,14 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	if o.Temperature > 0 {
 		c.Temperature = float32(o.Temperature)
 	}
-	if s.train.H > 64 {
+	switch {
+	case o.Stem != "auto" && o.Stem != "":
+		stem, err := nn.ParseStem(o.Stem)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Stem = stem
+	case s.train.H > 64:
 		c.Stem = nn.StemImageNet // for large images
 	}
 	fw, err := ssl.New(be, tensor.NewRand(o.Seed), c)

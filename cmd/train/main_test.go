@@ -20,11 +20,38 @@ func TestBadFlags(t *testing.T) {
 		{"-depth", "50"},
 		{"-momentum", "1.5"},
 		{"-anchor-crop", "maybe"},
+		{"-stem", "resnet"},
 		{"extra"},
 	} {
 		var stderr bytes.Buffer
 		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// TestPresets checks the sizes and temperatures the CPU and GPU presets
+// choose, and that explicit flags win over them.
+func TestPresets(t *testing.T) {
+	for _, tc := range []struct {
+		args        []string
+		gpu         bool
+		width       int
+		temperature float64
+	}{
+		{args: []string{"-framework", "simclr"}, width: 8, temperature: 0.2},
+		{args: []string{"-framework", "simclr"}, gpu: true, width: 64, temperature: 0},
+		{args: []string{"-framework", "mocov2"}, width: 8, temperature: 0},
+		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16"}, width: 16, temperature: 0.5},
+	} {
+		var stderr bytes.Buffer
+		o, err := parseFlags(tc.args, &stderr)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		o.applyPreset(tc.gpu)
+		if o.Width != tc.width || o.Temperature != tc.temperature {
+			t.Errorf("%v (gpu %v): width %d, temperature %v; want %d, %v", tc.args, tc.gpu, o.Width, o.Temperature, tc.width, tc.temperature)
 		}
 	}
 }
