@@ -12,6 +12,11 @@ func (tp *Tape) Relu(x *Var) *Var {
 	y := be.Zeros(x.Shape()...)
 	be.Relu(x.Value, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
+		// ReluBackward may mask dy in place: x takes its buffer when it can.
+		if dx := tp.gradInPlace(x, dy); dx != nil {
+			be.ReluBackward(y, dy, dx)
+			return
+		}
 		tp.writeGrad(x, func(dx *tensor.Tensor) { be.ReluBackward(y, dy, dx) })
 	})
 }

@@ -57,20 +57,27 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 		lin.ReLU = false
 		dyp := dy
 		if p.ReLU {
-			dyp = be.Zeros(dy.Shape()...)
+			dyp = tp.scratch(dy.Shape()...)
 			be.ReluBackward(y, dy, dyp)
 		}
-		zeros := be.Zeros(c)
+		zeros := tp.scratch(c)
+		be.Fill(0, zeros)
 		tp.writeGrad(x, func(dx *tensor.Tensor) { be.BatchNormInfer(lin, dyp, gv, zeros, zeros, rv, dx) })
 		tp.writeGrad(gamma, func(dg *tensor.Tensor) {
-			ones := be.Zeros(c)
+			ones := tp.scratch(c)
 			be.Fill(1, ones)
-			xhat := be.Zeros(xv.Shape()...)
+			xhat := tp.scratch(xv.Shape()...)
 			be.BatchNormInfer(lin, xv, ones, zeros, rm, rv, xhat)
 			be.Mul(dyp, xhat, xhat)
 			be.BiasGrad(xhat, dg)
+			tp.release(xhat)
+			tp.release(ones)
 		})
 		tp.writeGrad(beta, func(db *tensor.Tensor) { be.BiasGrad(dyp, db) })
+		tp.release(zeros)
+		if p.ReLU {
+			tp.release(dyp)
+		}
 	})
 }
 

@@ -93,3 +93,61 @@ func TestReductions(t *testing.T) {
 		})
 	}
 }
+
+// TestResidualAdd checks the gradients of residual connections, where the
+// tape hands an Add's output gradient buffer to one of its inputs: both
+// branches computed, the shortcut also feeding the branch (on either side of
+// the Add), one Var on both sides, a leaf shortcut, Subs (the second input's
+// gradient is scaled by -1, never handed over), and a chain of blocks.
+func TestResidualAdd(t *testing.T) {
+	type fn = func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var
+	// branch is a small non-linear layer: (h w)^2 elementwise times h.
+	branch := func(tp *autograd.Tape, h, w *autograd.Var) *autograd.Var {
+		y := tp.Linear(h, w, nil)
+		return tp.Mul(tp.Mul(y, y), h)
+	}
+	for _, tc := range []struct {
+		name string
+		f    fn
+	}{
+		{"both branches", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			return tp.Add(branch(tp, in[0], in[1]), tp.Linear(in[0], in[2], nil))
+		}},
+		{"shortcut feeds the branch", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			h := tp.Linear(in[0], in[1], nil)
+			return tp.Add(branch(tp, h, in[2]), h)
+		}},
+		{"shortcut first", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			h := tp.Linear(in[0], in[1], nil)
+			return tp.Add(h, branch(tp, h, in[2]))
+		}},
+		{"same Var on both sides", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			h := tp.Linear(in[0], in[1], nil)
+			return tp.Mul(tp.Add(h, h), tp.Linear(h, in[2], nil))
+		}},
+		{"leaf shortcut", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			return tp.Add(branch(tp, in[0], in[1]), in[0])
+		}},
+		{"Sub", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			h := tp.Linear(in[0], in[1], nil)
+			return tp.Sub(branch(tp, h, in[2]), h)
+		}},
+		{"Sub from a leaf", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			return tp.Sub(in[0], branch(tp, in[0], in[1]))
+		}},
+		{"chain", func(tp *autograd.Tape, in []*autograd.Var) *autograd.Var {
+			h := tp.Linear(in[0], in[1], nil)
+			for range 3 {
+				h = tp.Add(branch(tp, h, in[2]), h)
+			}
+			return tp.Reshape(h, -1)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := randScaled(1500, 0.5, 5, 7)
+			w1 := randScaled(1501, 0.4, 7, 7)
+			w2 := randScaled(1502, 0.4, 7, 7)
+			gradCheck(t, tc.f, autograd.GradCheckOptions{Seed: 15}, x, w1, w2)
+		})
+	}
+}

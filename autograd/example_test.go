@@ -54,3 +54,20 @@ func ExampleTape_Detach() {
 	// Output:
 	// Tensor[1 2](cpu) [[3 4]] false
 }
+
+// A tape reused across training steps keeps the buffers of intermediate
+// gradients and hands them out again in the next Backward instead of
+// allocating; FreeBuffers lets their memory go when the training ends.
+func ExampleTape_FreeBuffers() {
+	tp := autograd.NewTape(ref.New())
+	x := autograd.NewVar(tensor.FromSlice([]float32{1, -2, 3}, 3), true)
+	for step := range 2 {
+		autograd.ZeroGrad([]*autograd.Var{x})
+		tp.Backward(tp.Sum(tp.Relu(tp.Scale(2, x))))
+		fmt.Println(step, x.Grad)
+	}
+	tp.FreeBuffers()
+	// Output:
+	// 0 Tensor[3](cpu) [2 0 2]
+	// 1 Tensor[3](cpu) [2 0 2]
+}

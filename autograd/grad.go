@@ -7,19 +7,20 @@ import (
 )
 
 // This file holds the helpers the ops' backward closures share to deliver
-// gradients into their inputs without extra copies where the backend allows.
+// gradients into their inputs without extra copies where the backend allows,
+// and without new buffers where the tape's free list has one (see
+// freelist.go).
 
 // gradBuf returns the buffer into which a backward writes the gradient of v,
 // and whether it must accumulate into it (true) or overwrite every element
-// (false). It returns nil when v needs no gradient. After the call v's
-// gradient counts as present, so the caller must write the buffer.
+// (false; the contents are then arbitrary). It returns nil when v needs no
+// gradient. After the call v's gradient counts as present, so the caller
+// must write the buffer.
 func (tp *Tape) gradBuf(v *Var) (g *tensor.Tensor, accumulate bool) {
 	if v == nil || !v.RequiresGrad {
 		return nil, false
 	}
-	if v.Grad == nil {
-		v.Grad = tp.b.Zeros(v.Value.Shape()...)
-	}
+	tp.ensureGrad(v)
 	if v.gradOK {
 		return v.Grad, true
 	}
@@ -27,8 +28,14 @@ func (tp *Tape) gradBuf(v *Var) (g *tensor.Tensor, accumulate bool) {
 	return v.Grad, false
 }
 
-// accumulateScaled adds alpha*g to the gradient of v.
+// accumulateScaled adds alpha*g to the gradient of v. When g is the whole
+// output gradient of the node whose backward runs and alpha is 1, v may take
+// that buffer as its gradient instead of a copy (see donate): the caller
+// must not write g afterwards.
 func (tp *Tape) accumulateScaled(v *Var, alpha float32, g *tensor.Tensor) {
+	if alpha == 1 && tp.donate(v, g) {
+		return
+	}
 	dst, acc := tp.gradBuf(v)
 	switch {
 	case dst == nil:
@@ -39,6 +46,51 @@ func (tp *Tape) accumulateScaled(v *Var, alpha float32, g *tensor.Tensor) {
 	default:
 		tp.b.Scale(alpha, g, dst)
 	}
+}
+
+// donate makes g, the output gradient of the node whose backward runs, the
+// gradient of v, and reports whether it did. It does so only when the tape
+// owns that buffer (tp.cur), g is all of it (not a view of some rows), no
+// input took it yet, v is an intermediate Var (made by a recorded op, so
+// that the buffer goes back to the free list after v's own node ran) whose
+// gradient is still empty and unallocated, and v is not an input of the
+// node twice (the second accumulation would write the buffer it reads).
+// The node's output then gives up the buffer (tp.donated).
+func (tp *Tape) donate(v *Var, g *tensor.Tensor) bool {
+	cur := tp.cur
+	if cur == nil || tp.donated || v == nil || !v.RequiresGrad || v.node == nil || v.Grad != nil || v.gradOK {
+		return false
+	}
+	if g.Storage() != cur.Storage() || g.Offset() != 0 || g.Numel() != cur.Numel() || !g.IsContiguous() {
+		return false
+	}
+	uses := 0
+	for _, in := range tp.curNode.inputs {
+		if in == v {
+			uses++
+		}
+	}
+	if uses != 1 {
+		return false
+	}
+	if !tensor.EqualShape(g.Shape(), v.Value.Shape()) {
+		g = g.Reshape(v.Value.Shape()...)
+	}
+	v.Grad, v.gradOK, v.ownGrad = g, true, true
+	tp.donated = true
+	return true
+}
+
+// gradInPlace returns g, the output gradient of the node whose backward
+// runs, as the gradient buffer of v, for an op whose backend backward may
+// write its result over g (dx may alias dy); the caller then overwrites it
+// with v's gradient. It returns nil, and changes nothing, unless donate
+// would give g to v.
+func (tp *Tape) gradInPlace(v *Var, g *tensor.Tensor) *tensor.Tensor {
+	if !tp.donate(v, g) {
+		return nil
+	}
+	return v.Grad
 }
 
 // accumulateTimesScalar adds s[0]*g to the gradient of v, where s is a
@@ -57,17 +109,33 @@ func (tp *Tape) accumulateTimesScalar(v *Var, s, g *tensor.Tensor) {
 	tp.b.Gemm(false, false, 1, g.Reshape(n, 1), s.Reshape(1, 1), beta, dst.Reshape(n, 1))
 }
 
+// gradOf is GradOf with the scratch tensor taken from the free list
+// (arbitrary contents): the caller overwrites it, accumulates it and
+// releases it.
+func (tp *Tape) gradOf(v *Var) (g *tensor.Tensor, fresh bool) {
+	if v == nil || !v.RequiresGrad {
+		return nil, false
+	}
+	tp.ensureGrad(v)
+	if !v.gradOK {
+		v.gradOK = true
+		return v.Grad, true
+	}
+	return tp.scratch(v.Value.Shape()...), false
+}
+
 // writeGrad calls write with a buffer of v's shape to overwrite with a
-// gradient of v, and adds that gradient to v's. It does nothing when v needs
-// no gradient.
+// gradient of v (every element: its contents are arbitrary), and adds that
+// gradient to v's. It does nothing when v needs no gradient.
 func (tp *Tape) writeGrad(v *Var, write func(dst *tensor.Tensor)) {
-	g, fresh := tp.GradOf(v)
+	g, fresh := tp.gradOf(v)
 	if g == nil {
 		return
 	}
 	write(g)
 	if !fresh {
 		tp.Accumulate(v, g)
+		tp.release(g)
 	}
 }
 
@@ -79,23 +147,29 @@ type gradOut struct {
 	fresh bool
 }
 
-// gradTarget returns a buffer for a gradient of v: v's own gradient buffer
-// when it is empty, else a scratch tensor (also when v needs no gradient and
-// the backend wants an output anyway). shape is v's shape (v may be nil).
+// gradTarget returns a buffer for a gradient of v, to be overwritten: v's
+// own gradient buffer when it is empty, else a scratch tensor (also when v
+// needs no gradient and the backend wants an output anyway). shape is v's
+// shape (v may be nil).
 func (tp *Tape) gradTarget(v *Var, shape ...int) gradOut {
-	g, fresh := tp.GradOf(v)
+	g, fresh := tp.gradOf(v)
 	if g == nil {
-		return gradOut{g: tp.b.Zeros(shape...)}
+		return gradOut{g: tp.scratch(shape...)}
 	}
 	return gradOut{v: v, g: g, fresh: fresh}
 }
 
-// finish adds the gradients written into scratch buffers to their Vars.
+// finish adds the gradients written into scratch buffers to their Vars and
+// gives the scratch buffers back.
 func (tp *Tape) finish(outs ...gradOut) {
 	for _, o := range outs {
-		if o.v != nil && !o.fresh {
+		if o.g == nil || o.fresh {
+			continue
+		}
+		if o.v != nil {
 			tp.Accumulate(o.v, o.g)
 		}
+		tp.release(o.g)
 	}
 }
 

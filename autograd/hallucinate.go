@@ -19,7 +19,7 @@ func (tp *Tape) Hallucinate(x, k, w1, b1, w2, b2, w3, b3 *Var, lambda float32) *
 	checkShape("Hallucinate", "w3", w3, d, 2*d)
 	checkShape("Hallucinate", "b3", b3, d)
 	be := tp.b
-	act := be.Zeros(n, 4*d)
+	act := tp.scratch(n, 4*d) // back to the free list after the backward
 	out := be.Zeros(n, d)
 	xv, kv, w1v, w2v, w3v := x.Value, k.Value, w1.Value, w2.Value, w3.Value
 	be.HallucinatorForward(lambda, xv, kv, w1v, b1.Value, w2v, b2.Value, w3v, b3.Value, act, out)
@@ -40,5 +40,6 @@ func (tp *Tape) Hallucinate(x, k, w1, b1, w2, b2, w3, b3 *Var, lambda float32) *
 		be.HallucinatorBackward(lambda, xv, kv, w1v, w2v, w3v, act, dout,
 			dx.g, dkt, dw1.g, db1.g, dw2.g, db2.g, dw3.g, db3.g)
 		tp.finish(dx, dk, dw1, db1, dw2, db2, dw3, db3)
+		tp.release(act)
 	})
 }

@@ -35,7 +35,7 @@ func (tp *Tape) SoftmaxCrossEntropy(logits *Var, labels []int32) *Var {
 	loss := be.Zeros(1)
 	var dl *tensor.Tensor
 	if tp.needsGrad(logits) {
-		dl = be.Zeros(n, c)
+		dl = tp.scratch(n, c)
 	}
 	be.SoftmaxCrossEntropy(logits.Value, labels, loss, dl)
 	if dl == nil {
@@ -45,6 +45,7 @@ func (tp *Tape) SoftmaxCrossEntropy(logits *Var, labels []int32) *Var {
 	// incoming one-element gradient.
 	return tp.Record(loss, []*Var{logits}, func(dy *tensor.Tensor) {
 		tp.accumulateTimesScalar(logits, dy, dl)
+		tp.release(dl)
 	})
 }
 
@@ -71,10 +72,10 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 	var dq, dk *tensor.Tensor
 	same := q == k
 	if tp.needsGrad(q) {
-		dq = be.Zeros(a, d)
+		dq = tp.scratch(a, d)
 	}
 	if tp.needsGrad(k) {
-		dk = be.Zeros(b, d)
+		dk = tp.scratch(b, d)
 	}
 	be.InfoNCE(p, q.Value, k.Value, queue, loss, dq, dk)
 	if dq == nil && dk == nil {
@@ -83,8 +84,10 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 	if same {
 		// The backend wrote the two roles' gradients apart; q gets both.
 		be.Add(dq, dk, dq)
+		tp.release(dk)
 		dk = nil
 	}
+	// dq and dk go back to the free list once used (release ignores nil).
 	return tp.Record(loss, []*Var{q, k}, func(dy *tensor.Tensor) {
 		if dq != nil {
 			tp.accumulateTimesScalar(q, dy, dq)
@@ -92,5 +95,7 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 		if dk != nil {
 			tp.accumulateTimesScalar(k, dy, dk)
 		}
+		tp.release(dq)
+		tp.release(dk)
 	})
 }

@@ -25,6 +25,9 @@ type Var struct {
 	// gradOK says Grad holds this pass's gradient; ZeroGrad clears it and
 	// keeps the buffer for reuse.
 	gradOK bool
+	// ownGrad says Grad is a buffer of the tape (an intermediate gradient)
+	// that goes back to its free list once the Var's node has run.
+	ownGrad bool
 }
 
 // HasGrad reports whether Grad holds a gradient accumulated since the last
@@ -40,7 +43,8 @@ func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
 func (v *Var) Shape() []int { return v.Value.Shape() }
 
 // node is one recorded op: its output and a closure that, given the output's
-// gradient, accumulates the gradients of its inputs.
+// gradient, accumulates the gradients of its inputs. The output gradient is
+// valid only during the call: the tape reuses its buffer afterwards.
 type node struct {
 	out      *Var
 	inputs   []*Var
@@ -49,25 +53,49 @@ type node struct {
 
 // Tape records ops for one forward pass. It is not safe for concurrent use.
 // A Tape is reused across steps with Reset.
+//
+// The gradients of intermediate Vars (results of recorded ops) live only
+// while Backward runs. The tape keeps their buffers in a free list, bounded
+// in size, and hands them out again in later passes instead of allocating;
+// FreeBuffers drops it. Leaf Vars (parameters, inputs) keep their own Grad
+// buffers across passes, as ZeroGrad describes.
 type Tape struct {
 	b      kernels.Backend
 	nodes  []*node
 	noGrad int
+	free   freeList
+	// During BackwardWith: the node whose backward runs (curNode), its
+	// output gradient when the tape owns that buffer and may give it to one
+	// input instead of copying it (cur, see donate), and whether it has
+	// (donated).
+	curNode *node
+	cur     *tensor.Tensor
+	donated bool
 }
 
 // NewTape returns a tape whose ops run on b.
-func NewTape(b kernels.Backend) *Tape { return &Tape{b: b} }
+func NewTape(b kernels.Backend) *Tape {
+	return &Tape{b: b, free: newFreeList(maxFreePerSize, maxFreeElems)}
+}
 
 // Backend returns the backend the tape's ops run on.
 func (tp *Tape) Backend() kernels.Backend { return tp.b }
 
-// Reset forgets the recorded ops (gradients of Vars are kept).
+// Reset forgets the recorded ops (gradients of Vars are kept, and so is the
+// free list of gradient buffers).
 func (tp *Tape) Reset() {
 	for i := range tp.nodes {
 		tp.nodes[i] = nil
 	}
 	tp.nodes = tp.nodes[:0]
+	tp.curNode, tp.cur, tp.donated = nil, nil, false
 }
+
+// FreeBuffers drops the tape's free list of intermediate gradient buffers,
+// so that their memory can be reclaimed (for instance after training, or
+// before a pass of very different shapes). The tape keeps working and
+// allocates again as needed.
+func (tp *Tape) FreeBuffers() { tp.free.clear() }
 
 // NoGrad runs f with recording turned off: ops inside produce Vars that do
 // not require gradients.
@@ -92,7 +120,8 @@ func anyRequires(in []*Var) bool {
 
 // Record makes the output Var of an op. When recording is on and an input
 // requires a gradient, backward is kept and called during Backward with the
-// output's gradient; it must accumulate into the inputs with Accumulate.
+// output's gradient; it must accumulate into the inputs with Accumulate and
+// not keep the gradient tensor after it returns (the tape reuses it).
 // Ops written outside this package use Record too.
 func (tp *Tape) Record(value *tensor.Tensor, inputs []*Var, backward func(gout *tensor.Tensor)) *Var {
 	out := &Var{Value: value}
@@ -114,9 +143,7 @@ func (tp *Tape) Accumulate(v *Var, g *tensor.Tensor) {
 	if g.Numel() != v.Value.Numel() {
 		panic(fmt.Sprintf("autograd: gradient of %d elements for a value of shape %v", g.Numel(), v.Value.Shape()))
 	}
-	if v.Grad == nil {
-		v.Grad = tp.b.Zeros(v.Value.Shape()...)
-	}
+	tp.ensureGrad(v)
 	if !v.gradOK {
 		tp.b.Copy(g, v.Grad)
 		v.gradOK = true
@@ -125,17 +152,31 @@ func (tp *Tape) Accumulate(v *Var, g *tensor.Tensor) {
 	tp.b.Axpy(1, g, v.Grad)
 }
 
+// ensureGrad gives v a gradient buffer when it has none: for an
+// intermediate Var (one made by a recorded op) a buffer of the free list,
+// whose contents are arbitrary, else a new zero tensor that v keeps.
+func (tp *Tape) ensureGrad(v *Var) {
+	if v.Grad != nil {
+		return
+	}
+	if v.node != nil {
+		v.Grad = tp.scratch(v.Value.Shape()...)
+		v.ownGrad = true
+		return
+	}
+	v.Grad = tp.b.Zeros(v.Value.Shape()...)
+}
+
 // GradOf returns the gradient buffer of v for an op's backward to write into
-// directly: when v has no gradient yet, a fresh tensor that becomes v.Grad
-// (with fresh = true: overwrite it); else a scratch tensor the caller must
-// Accumulate. It returns nil when v needs no gradient.
+// directly: when v has no gradient yet, v.Grad itself (with fresh = true:
+// overwrite every element, its contents are arbitrary); else a new scratch
+// tensor the caller must Accumulate. It returns nil when v needs no
+// gradient.
 func (tp *Tape) GradOf(v *Var) (g *tensor.Tensor, fresh bool) {
 	if v == nil || !v.RequiresGrad {
 		return nil, false
 	}
-	if v.Grad == nil {
-		v.Grad = tp.b.Zeros(v.Value.Shape()...)
-	}
+	tp.ensureGrad(v)
 	if !v.gradOK {
 		v.gradOK = true
 		return v.Grad, true
@@ -150,9 +191,10 @@ func (tp *Tape) Backward(loss *Var) {
 	if loss.Value.Numel() != 1 {
 		panic(fmt.Sprintf("autograd: Backward of a value of shape %v, want one element", loss.Value.Shape()))
 	}
-	one := tp.b.Zeros(loss.Value.Shape()...)
+	one := tp.scratch(loss.Value.Shape()...)
 	tp.b.Fill(1, one)
 	tp.BackwardWith(loss, one)
+	tp.release(one)
 }
 
 // BackwardWith is Backward with a given output gradient (same shape as out).
@@ -164,12 +206,23 @@ func (tp *Tape) BackwardWith(out *Var, gout *tensor.Tensor) {
 	tp.Accumulate(out, gout)
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		n := tp.nodes[i]
-		if !n.out.HasGrad() {
+		o := n.out
+		if !o.HasGrad() {
 			continue
 		}
-		n.backward(n.out.Grad)
-		// Intermediate gradients are not needed after their node ran.
-		n.out.Grad, n.out.gradOK = nil, false
+		g := o.Grad
+		tp.curNode, tp.cur, tp.donated = n, nil, false
+		if o.ownGrad && tp.free.enabled() && g.Offset() == 0 && g.IsContiguous() {
+			tp.cur = g
+		}
+		n.backward(g)
+		// Intermediate gradients are not needed after their node ran: the
+		// buffer goes back to the free list unless an input took it.
+		if o.ownGrad && !tp.donated {
+			tp.release(g)
+		}
+		tp.curNode, tp.cur, tp.donated = nil, nil, false
+		o.Grad, o.gradOK, o.ownGrad = nil, false, false
 	}
 }
 

@@ -1,0 +1,111 @@
+package autograd
+
+import (
+	"math"
+
+	"hallucinator/tensor"
+)
+
+// This file holds the tape's free list: the gradient buffers of
+// intermediate Vars and the scratch tensors of backward passes, kept after
+// use and handed out again in later passes so that a training step does not
+// allocate (and clear) them anew.
+
+// The bounds of a tape's free list: at most maxFreePerSize buffers of one
+// element count, and at most maxFreeElems elements in all (1 GiB of
+// float32). A backward pass needs few buffers of each size at a time (an
+// op's output gradient and those of its inputs), so the list holds about
+// the largest set of intermediate gradients alive at once.
+const (
+	maxFreePerSize = 16
+	maxFreeElems   = 1 << 28
+)
+
+// freeList holds contiguous tensors of offset 0 that nothing else uses,
+// keyed by their number of elements. newFreeList sets its bounds. The zero
+// value keeps nothing, and a tape with it gives no buffer to an input
+// either (see enabled): every gradient gets a buffer of its own, the
+// behaviour that tests compare against.
+type freeList struct {
+	bufs     map[int][]*tensor.Tensor
+	elems    int // elements held, over all sizes
+	maxPer   int
+	maxElems int
+	// poison fills every buffer handed out with NaN, so that tests catch a
+	// caller that reads a buffer before writing all of it.
+	poison bool
+}
+
+// newFreeList returns an empty free list that keeps at most maxPer buffers
+// of one size and maxElems elements in all.
+func newFreeList(maxPer, maxElems int) freeList {
+	return freeList{bufs: make(map[int][]*tensor.Tensor), maxPer: maxPer, maxElems: maxElems}
+}
+
+// enabled reports whether the list keeps buffers at all.
+func (f *freeList) enabled() bool { return f.maxPer > 0 && f.maxElems > 0 }
+
+// get removes and returns the buffer of n elements released last, or nil.
+func (f *freeList) get(n int) *tensor.Tensor {
+	l := f.bufs[n]
+	if len(l) == 0 {
+		return nil
+	}
+	t := l[len(l)-1]
+	l[len(l)-1] = nil
+	f.bufs[n] = l[:len(l)-1]
+	f.elems -= n
+	return t
+}
+
+// put keeps t unless the list is full for its size or in all. It panics
+// when t's storage is in the list already: two owners of one buffer would
+// overwrite each other's gradients.
+func (f *freeList) put(t *tensor.Tensor) {
+	n := t.Numel()
+	if n == 0 || t.Offset() != 0 || !t.IsContiguous() || !f.enabled() {
+		return
+	}
+	l := f.bufs[n]
+	for _, u := range l {
+		if u.Storage() == t.Storage() {
+			panicf("internal error: gradient buffer of %v released twice", t.Shape())
+		}
+	}
+	if len(l) >= f.maxPer || f.elems+n > f.maxElems {
+		return
+	}
+	f.bufs[n] = append(l, t)
+	f.elems += n
+}
+
+// clear drops every buffer.
+func (f *freeList) clear() {
+	clear(f.bufs)
+	f.elems = 0
+}
+
+// scratch returns a tensor of the given shape for a gradient: a buffer of
+// the free list when one of that size is there, else a new one from the
+// backend. Its contents are arbitrary: the caller overwrites every element.
+func (tp *Tape) scratch(shape ...int) *tensor.Tensor {
+	t := tp.free.get(tensor.Numel(shape))
+	switch {
+	case t == nil:
+		t = tp.b.Zeros(shape...)
+	case !tensor.EqualShape(t.Shape(), shape):
+		t = t.Reshape(shape...)
+	}
+	if tp.free.poison && t.Numel() > 0 {
+		tp.b.Fill(float32(math.NaN()), t)
+	}
+	return t
+}
+
+// release gives t back to the free list; nothing may use it afterwards.
+// A nil t is ignored.
+func (tp *Tape) release(t *tensor.Tensor) {
+	if t != nil {
+		tp.free.put(t)
+	}
+}
