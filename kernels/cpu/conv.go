@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"hallucinator/kernels"
 	"hallucinator/tensor"
 )
@@ -29,6 +31,14 @@ import (
 // with few filters (where packing dominates) it runs on the dot-product
 // tiles of dot.go instead of the SGEMM, and same-padded stride-1
 // convolutions skip the column matrix altogether (convdirect.go).
+//
+// The backward data pass of a stride-1 convolution with no more filters
+// than channels is the forward convolution of dY with the flipped filters
+// (convflip.go): it runs on the forward path, whose SGEMM sums over K*R*S
+// rather than K and which needs no scatter-add. With AVX-512, column
+// matrices whose rows im2colRow would fill in short pieces (small planes,
+// strides) are filled by masked copies and gathers instead, and the col2im
+// of strided convolutions scatter-adds (im2colsimd.go).
 
 const (
 	// convCols is the number of GEMM columns a panel aims for.
@@ -170,9 +180,18 @@ func scatterChunk(src []float32, m, k, pq int, t []float32) {
 // Conv2d computes y = conv(x, w) by im2col + SGEMM over panels of images.
 func (b *Backend) Conv2d(p kernels.ConvParams, x, w, y *tensor.Tensor) {
 	g, n := convSetup("Conv2d", p, x.Shape(), w.Shape(), y.Shape())
-	xd, wd, yd := data("Conv2d", x), data("Conv2d", w), data("Conv2d", y)
+	b.conv2d(g, n, data("Conv2d", x), data("Conv2d", w), data("Conv2d", y))
+}
+
+// conv2d runs the forward convolution of geometry g on n images: y [n, K,
+// P, Q] = conv(x [n, C, H, W], w [K, C, R, S]).
+func (b *Backend) conv2d(g convGeom, n int, xd, wd, yd []float32) {
 	pq, crs, chw, kpq := g.P*g.Q, g.C*g.R*g.S, g.C*g.H*g.W, g.K*g.P*g.Q
 	if n == 0 || g.K == 0 {
+		return
+	}
+	if crs == 0 {
+		clear(yd[:n*kpq])
 		return
 	}
 	pl := b.plan(g, n)
@@ -194,9 +213,10 @@ func (b *Backend) Conv2d(p kernels.ConvParams, x, w, y *tensor.Tensor) {
 			defer b.release(tmp)
 		}
 		lo, hi := pl.taskImages(t)
+		taps := b.newTaps(&g)
 		pl.panels(lo, hi, func(n0, m, p0, p1 int) {
 			cols := m * (p1 - p0) * g.Q
-			g.im2colPanel(xd[n0*chw:], m, p0, p1, col)
+			g.im2colPanel(xd[n0*chw:], m, p0, p1, col, taps)
 			if m == 1 {
 				b.sgemm(false, false, g.K, cols, crs, 1, wd, crs, col, cols, 0, yd[n0*kpq+p0*g.Q:], pq)
 				return
@@ -207,13 +227,22 @@ func (b *Backend) Conv2d(p kernels.ConvParams, x, w, y *tensor.Tensor) {
 	})
 }
 
-// Conv2dBackwardData computes dx from dy and w: dcol = W^T dY per panel,
-// then col2im.
+// Conv2dBackwardData computes dx from dy and w. A stride-1 convolution
+// whose padding leaves no input cell unread runs as the forward
+// convolution of dy with the flipped filters (see flipped); otherwise
+// dcol = W^T dY per panel, then col2im.
 func (b *Backend) Conv2dBackwardData(p kernels.ConvParams, dy, w, dx *tensor.Tensor) {
 	g, n := convSetup("Conv2dBackwardData", p, dx.Shape(), w.Shape(), dy.Shape())
 	dyd, wd, dxd := data("Conv2dBackwardData", dy), data("Conv2dBackwardData", w), data("Conv2dBackwardData", dx)
 	pq, crs, chw, kpq := g.P*g.Q, g.C*g.R*g.S, g.C*g.H*g.W, g.K*g.P*g.Q
 	if n == 0 {
+		return
+	}
+	if fg, ok := g.flipped(); ok && !g.pointwise() && b.useFlip(&g) {
+		wf := b.scratch(len(wd))
+		defer b.release(wf)
+		b.flipFilters(&g, wd, wf)
+		b.conv2d(fg, n, dyd, wf, dxd)
 		return
 	}
 	pl := b.plan(g, n)
@@ -235,6 +264,10 @@ func (b *Backend) Conv2dBackwardData(p kernels.ConvParams, dy, w, dx *tensor.Ten
 			defer b.release(tmp)
 		}
 		lo, hi := pl.taskImages(t)
+		var taps *tapTable
+		if b.fastCol2im(&g) {
+			taps = &tapTable{}
+		}
 		pl.panels(lo, hi, func(n0, m, p0, p1 int) {
 			cols := m * (p1 - p0) * g.Q
 			dyc, ldy := dyd[n0*kpq+p0*g.Q:], pq
@@ -244,6 +277,10 @@ func (b *Backend) Conv2dBackwardData(p kernels.ConvParams, dy, w, dx *tensor.Ten
 			}
 			b.sgemm(true, false, crs, cols, g.K, 1, wd, crs, dyc, ldy, 0, col, cols)
 			// The first panel of an image sets its planes of dx.
+			if taps != nil && m*chw <= math.MaxInt32 {
+				g.col2imFast(col, m, p0, p1, dxd[n0*chw:], p0 == 0, taps)
+				return
+			}
 			g.col2imPanel(col, m, p0, p1, dxd[n0*chw:], p0 == 0)
 		})
 	})
@@ -314,9 +351,10 @@ func (b *Backend) Conv2dBackwardFilter(p kernels.ConvParams, x, dy, dw *tensor.T
 			tmp = b.scratch(g.K * pl.cols())
 			defer b.release(tmp)
 		}
+		taps := b.newTaps(&g)
 		pl.panels(lo, hi, func(n0, m, p0, p1 int) {
 			cols := m * (p1 - p0) * g.Q
-			g.im2colPanel(xd[n0*chw:], m, p0, p1, col)
+			g.im2colPanel(xd[n0*chw:], m, p0, p1, col, taps)
 			dyc, ldy := dyd[n0*kpq+p0*g.Q:], pq
 			if m > 1 {
 				gatherChunk(dyd[n0*kpq:], m, g.K, pq, tmp)

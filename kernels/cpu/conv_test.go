@@ -36,10 +36,16 @@ var convCases = []struct {
 	{3, 5, 24, 21, 11, 3, 5, kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 2}},  // grid: odd K, 3x5, two chunks
 	{1, 9, 14, 14, 20, 3, 3, kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},  // grid, one image
 	{4, 3, 17, 16, 8, 5, 5, kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 2, PadW: 2}},   // grid, 5x5
+	{3, 5, 30, 31, 6, 3, 3, kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},   // rows of 17..32
+	{2, 3, 9, 11, 4, 5, 5, kernels.ConvParams{StrideH: 1, StrideW: 1}},                      // unpadded, not shifted
+	{3, 7, 9, 8, 5, 1, 1, kernels.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},     // 1x1 in the padding
+	{2, 6, 10, 9, 4, 3, 3, kernels.ConvParams{StrideH: 2, StrideW: 1, PadH: 1, PadW: 2}},    // mixed strides
+	{1, 3, 5, 6, 2, 3, 3, kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 2, PadW: 2}},     // taps all in the padding
 }
 
 func TestConvAgainstRef(t *testing.T) {
-	for _, paths := range []convPaths{{}, {noGrid: true}, {noGrid: true, noDot: true}} {
+	for _, paths := range []convPaths{{}, {noGrid: true}, {noGrid: true, noDot: true}, {noFlip: true},
+		{noFastIm2col: true}, {noFlip: true, noFastIm2col: true}} {
 		t.Run(fmt.Sprintf("%+v", paths), func(t *testing.T) { testConvAgainstRef(t, paths) })
 	}
 }

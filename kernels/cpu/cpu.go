@@ -52,8 +52,10 @@ type Backend struct {
 // convPaths turns off convolution paths, so that the remaining ones can be
 // tested and timed on a machine that would not choose them.
 type convPaths struct {
-	noGrid bool // no grid formulation of same-padded stride-1 convolutions
-	noDot  bool // no dot-product tiles for the backward filter
+	noGrid       bool // no grid formulation of same-padded stride-1 convolutions
+	noDot        bool // no dot-product tiles for the backward filter
+	noFlip       bool // no backward data as a forward convolution (convflip.go)
+	noFastIm2col bool // no AVX-512 column matrices (im2colsimd.go)
 }
 
 var _ kernels.Backend = (*Backend)(nil)

@@ -1,5 +1,7 @@
 package cpu
 
+import "math"
+
 // convGeom is the geometry of one convolution: input C x H x W, K filters of
 // C x R x S, output K x P x Q, with strides and paddings.
 type convGeom struct {
@@ -19,11 +21,8 @@ func (g *convGeom) qRange(s int) (lo, hi int) {
 	// q*sw >= pw - s  and  q*sw <= W - 1 + pw - s
 	lo = ceilDiv(g.pw-s, g.sw)
 	hi = floorDiv(g.W-1+g.pw-s, g.sw) + 1
-	lo = max(lo, 0)
-	hi = min(hi, g.Q)
-	if hi < lo {
-		hi = lo
-	}
+	lo = min(max(lo, 0), g.Q)
+	hi = max(min(hi, g.Q), lo)
 	return lo, hi
 }
 
@@ -38,13 +37,11 @@ func floorDiv(a, b int) int {
 func ceilDiv(a, b int) int { return -floorDiv(-a, b) }
 
 // pRange returns the output rows [lo, hi) within [p0, p1) whose input row
-// p*sh - ph + r lies inside [0, H).
+// p*sh - ph + r lies inside [0, H) (an empty range inside [p0, p1) when
+// there are none).
 func (g *convGeom) pRange(r, p0, p1 int) (lo, hi int) {
-	lo = max(ceilDiv(g.ph-r, g.sh), p0)
-	hi = min(floorDiv(g.H-1+g.ph-r, g.sh)+1, p1)
-	if hi < lo {
-		hi = lo
-	}
+	lo = min(max(ceilDiv(g.ph-r, g.sh), p0), p1)
+	hi = max(min(floorDiv(g.H-1+g.ph-r, g.sh)+1, p1), lo)
 	return lo, hi
 }
 
@@ -77,9 +74,14 @@ func (g *convGeom) panelRanges(p0, p1 int, buf *[2][8][2]int) ranges {
 // im2colPanel fills col [C*R*S, m*(p1-p0)*Q] with the patches of output
 // rows [p0, p1) of the m images at x: row (c*R + r)*S + s, in the columns
 // of image i, holds x[i, c, p*sh-ph+r, q*sw-pw+s] (0 in the padding) at
-// (p-p0)*Q + q.
-func (g *convGeom) im2colPanel(x []float32, m, p0, p1 int, col []float32) {
+// (p-p0)*Q + q. With a tap table the AVX-512 routes of im2colsimd.go fill
+// it.
+func (g *convGeom) im2colPanel(x []float32, m, p0, p1 int, col []float32, t *tapTable) {
 	chw, hw := g.C*g.H*g.W, g.H*g.W
+	if t != nil && m*chw <= math.MaxInt32 {
+		g.im2colFast(x, m, p0, p1, col, t)
+		return
+	}
 	w := (p1 - p0) * g.Q
 	ld := m * w
 	var buf [2][8][2]int

@@ -35,13 +35,26 @@ func newBenchLayer(x *tensor.Tensor, k, r, stride int, relu bool) *benchLayer {
 	}
 }
 
-// BenchmarkResNet18W16Layers runs the convolutions and batch norms of one
-// training step (forward and backward) of the width-16 ResNet-18 on a batch
-// of 128 28x28 images, the Fashion-MNIST workload; it reports images/s.
-func BenchmarkResNet18W16Layers(b *testing.B) {
+// BenchmarkResNet18Layers runs the convolutions and batch norms of one
+// training step (forward and backward) of a ResNet-18 on 28x28 images, the
+// Fashion-MNIST workload: width 16 at batch 128, and width 8 at batch 256
+// (the two views of a SimCLR batch of 128), with and without the
+// convolution paths of convflip.go and im2colsimd.go. It reports images/s and
+// processor time per step.
+func BenchmarkResNet18Layers(b *testing.B) {
+	for _, tc := range []struct{ width, n int }{{16, 128}, {8, 256}} {
+		for _, paths := range []convPaths{{}, {noFlip: true, noFastIm2col: true}} {
+			b.Run(fmt.Sprintf("w%d_n%d/flip=%v,fastim2col=%v", tc.width, tc.n, !paths.noFlip, !paths.noFastIm2col), func(b *testing.B) {
+				benchResNet18Layers(b, tc.width, tc.n, paths)
+			})
+		}
+	}
+}
+
+func benchResNet18Layers(b *testing.B, width, n int, paths convPaths) {
 	be := New(Options{})
 	defer be.Close()
-	const n = 128
+	be.paths = paths
 	rng := tensor.NewRand(1)
 	in := tensor.RandN(rng, 0, 1, n, 1, 28, 28)
 	var layers []*benchLayer
@@ -50,8 +63,8 @@ func BenchmarkResNet18W16Layers(b *testing.B) {
 		layers = append(layers, l)
 		return l.z
 	}
-	x := add(in, 16, 3, 1, true)
-	for _, st := range []struct{ k, stride int }{{16, 1}, {32, 2}, {64, 2}, {128, 2}} {
+	x := add(in, width, 3, 1, true)
+	for _, st := range []struct{ k, stride int }{{width, 1}, {2 * width, 2}, {4 * width, 2}, {8 * width, 2}} {
 		for blk := 0; blk < 2; blk++ {
 			stride := 1
 			if blk == 0 {
@@ -103,9 +116,10 @@ func cpuTime() time.Duration {
 }
 
 // BenchmarkConvPaths times each convolution path on one thread (processor
-// time), on the width-16 Fashion-MNIST shapes at batch 32.
+// time), on the width-16 and width-8 Fashion-MNIST shapes at batch 32.
 func BenchmarkConvPaths(b *testing.B) {
-	for _, s := range [][3]int{{1, 28, 16}, {16, 28, 16}, {32, 14, 32}, {64, 7, 64}} {
+	for _, s := range [][3]int{{1, 28, 16}, {16, 28, 16}, {32, 14, 32}, {64, 7, 64},
+		{8, 28, 8}, {16, 14, 16}, {32, 7, 32}, {64, 4, 64}} {
 		c, hw, k := s[0], s[1], s[2]
 		const n = 32
 		rng := tensor.NewRand(3)
@@ -114,7 +128,8 @@ func BenchmarkConvPaths(b *testing.B) {
 		y, dy := tensor.Zeros(n, k, hw, hw), tensor.RandN(rng, 0, 1, n, k, hw, hw)
 		dx, dw := tensor.Zeros(n, c, hw, hw), tensor.Zeros(k, c, 3, 3)
 		flops := 2 * float64(n*k*hw*hw*c*9)
-		for _, paths := range []convPaths{{}, {noGrid: true}, {noGrid: true, noDot: true}} {
+		for _, paths := range []convPaths{{}, {noGrid: true}, {noGrid: true, noDot: true}, {noFlip: true},
+			{noFastIm2col: true}} {
 			be := New(Options{Threads: 1})
 			be.paths = paths
 			for _, op := range []struct {
@@ -125,7 +140,8 @@ func BenchmarkConvPaths(b *testing.B) {
 				{"bwd-data", func() { be.Conv2dBackwardData(cp, dy, w, dx) }},
 				{"bwd-filter", func() { be.Conv2dBackwardFilter(cp, x, dy, dw) }},
 			} {
-				b.Run(fmt.Sprintf("c%d_%dx%d_k%d/grid=%v,dot=%v/%s", c, hw, hw, k, !paths.noGrid, !paths.noDot, op.name), func(b *testing.B) {
+				b.Run(fmt.Sprintf("c%d_%dx%d_k%d/grid=%v,dot=%v,flip=%v,fastim2col=%v/%s", c, hw, hw, k,
+					!paths.noGrid, !paths.noDot, !paths.noFlip, !paths.noFastIm2col, op.name), func(b *testing.B) {
 					op.f()
 					c0 := cpuTime()
 					for b.Loop() {
