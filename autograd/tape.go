@@ -168,21 +168,11 @@ func (tp *Tape) ensureGrad(v *Var) {
 }
 
 // GradOf returns the gradient buffer of v for an op's backward to write into
-// directly: when v has no gradient yet, v.Grad itself (with fresh = true:
-// overwrite every element, its contents are arbitrary); else a new scratch
-// tensor the caller must Accumulate. It returns nil when v needs no
-// gradient.
-func (tp *Tape) GradOf(v *Var) (g *tensor.Tensor, fresh bool) {
-	if v == nil || !v.RequiresGrad {
-		return nil, false
-	}
-	tp.ensureGrad(v)
-	if !v.gradOK {
-		v.gradOK = true
-		return v.Grad, true
-	}
-	return tp.b.Zeros(v.Value.Shape()...), false
-}
+// directly: when v has no gradient yet, v.Grad itself (with fresh = true);
+// else a scratch tensor the caller must Accumulate. Either way the contents
+// are arbitrary: the caller overwrites every element. It returns nil when v
+// needs no gradient.
+func (tp *Tape) GradOf(v *Var) (g *tensor.Tensor, fresh bool) { return tp.gradOf(v) }
 
 // Backward computes the gradients of the scalar loss (a one-element Var)
 // with respect to every Var that requires one, accumulating into their Grad,

@@ -22,43 +22,16 @@ import sys
 import time
 
 
-def torch_step_rate(threads, batch, steps, channels_last, width=64):
+def torch_step_rate(threads, batch, steps, channels_last):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_ref import ResNet18CIFAR  # the same model as the GPU comparison
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-
-    class BasicBlock(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return F.relu(out + (x if self.down is None else self.down(x)))
-
-    class ResNet18CIFAR(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
-            layers, cin = [], width
-            for i, cout in enumerate([width, 2 * width, 4 * width, 8 * width]):
-                layers += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
-                cin = cout
-            self.layers = nn.Sequential(*layers)
-            self.dim = cin
-
-        def forward(self, x):
-            return torch.flatten(F.adaptive_avg_pool2d(self.layers(self.stem(x)), 1), 1)
 
     enc = ResNet18CIFAR()
     proj = nn.Sequential(nn.Linear(enc.dim, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, 128))
