@@ -15,12 +15,16 @@ build:
 # The test command: installs what the tests need (Debian's Fashion-MNIST
 # package), compiles the CUDA kernels (installing the toolkit when nvcc is
 # missing) so that a .cu that does not build fails here, checks formatting and
-# vet, then runs every test. The CUDA conformance suite runs when a GPU
-# answers; otherwise the last line says why it was skipped.
+# vet, then runs every test, those of kernels/cuda verbosely into
+# build/cuda-test.log, of which it prints the verdicts: the CUDA conformance
+# suite runs when a GPU answers, otherwise the lines say why it was skipped.
 test: data kernels vet
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
-	@$(GO) test -count=1 -v -run '^TestConformance$$' ./kernels/cuda 2>&1 | \
-		grep -E -e '--- (PASS|SKIP|FAIL)' -e 'no CUDA backend' || true
+	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/kernels/cuda$$')
+	@mkdir -p build; echo "$(GO) test -v ./kernels/cuda > build/cuda-test.log"; \
+	$(GO) test -timeout $(TEST_TIMEOUT) -v ./kernels/cuda > build/cuda-test.log 2>&1; rc=$$?; \
+	grep -E -e '^--- (SKIP|FAIL)' -e '^(ok|FAIL)' -e 'no CUDA backend' build/cuda-test.log; \
+	if [ $$rc -ne 0 ]; then tail -n 150 build/cuda-test.log; fi; \
+	exit $$rc
 
 # Everything but the long training tests.
 test-short: vet
