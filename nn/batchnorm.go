@@ -37,6 +37,13 @@ type BatchNorm struct {
 	P                 kernels.BNParams
 	Affine            bool
 	Training          bool
+	// Groups > 1 normalises a training batch in that many groups of
+	// samples, sample i in group i mod Groups (ghost batch norm, as
+	// PyTorch code does it with a [N/G, G*C, ...] view): the one-device
+	// form of batch norm split across devices, which MoCo's shuffling BN
+	// needs. The running statistics move by the mean of the groups'
+	// statistics. Evaluation mode ignores it.
+	Groups int
 
 	dims int // 2 for BatchNorm1d, 4 for BatchNorm2d
 	one  *tensor.Tensor
@@ -90,8 +97,44 @@ func (m *BatchNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	}
 	if m.Training {
 		m.b.Axpy(1, m.one, m.NumBatchesTracked)
+		if m.Groups > 1 {
+			return m.groupedForward(tp, x)
+		}
 	}
 	return tp.BatchNorm(x, m.Weight, m.Bias, m.RunningMean, m.RunningVar, m.P, m.Training)
+}
+
+// groupedForward normalises x in m.Groups interleaved groups: x seen as
+// [N/G, G*C, ...] is a batch norm over G*C channels with gamma and beta
+// tiled G times.
+func (m *BatchNorm) groupedForward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	s := x.Shape()
+	g := m.Groups
+	if s[0]%g != 0 {
+		panic(fmt.Sprintf("nn: BatchNorm%dd(%d) in %d groups applied to a batch of %d, not a multiple", m.dims/2, m.C, g, s[0]))
+	}
+	gs := append([]int{s[0] / g, g * m.C}, s[2:]...)
+	tile := func(v *autograd.Var) *autograd.Var {
+		row := tp.Reshape(v, 1, m.C)
+		rows := make([]*autograd.Var, g)
+		for i := range rows {
+			rows[i] = row
+		}
+		return tp.Reshape(tp.ConcatRows(rows...), g*m.C)
+	}
+	// Momentum 1 leaves each group's batch statistics in rm and rv.
+	rm, rv := m.b.Zeros(g*m.C), m.b.Zeros(g*m.C)
+	p := m.P
+	p.Momentum = 1
+	y := tp.BatchNorm(tp.Reshape(x, gs...), tile(m.Weight), tile(m.Bias), rm, rv, p, true)
+	mom := m.P.Momentum
+	sum := m.b.Zeros(m.C)
+	for _, st := range [][2]*tensor.Tensor{{rm, m.RunningMean}, {rv, m.RunningVar}} {
+		m.b.SumRows(st[0].Reshape(g, m.C), sum)
+		m.b.Scale(1-mom, st[1], st[1])
+		m.b.Axpy(mom/float32(g), sum, st[1])
+	}
+	return tp.Reshape(y, s...)
 }
 
 // Params returns weight and bias when the layer is affine, else nothing.

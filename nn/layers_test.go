@@ -340,3 +340,96 @@ func TestShapePanics(t *testing.T) {
 		}()
 	}
 }
+
+// TestBatchNormGroups checks ghost batch norm against separate batch norms
+// of each group (samples i with i mod G = g): outputs, gradients of the
+// input, scale and shift, and the running statistics.
+func TestBatchNormGroups(t *testing.T) {
+	b := ref.New()
+	for _, tc := range []struct {
+		name   string
+		shape  []int
+		groups int
+		relu   bool
+	}{{"2d", []int{12, 3, 5, 3}, 4, false}, {"2d-relu", []int{9, 5, 2, 3}, 3, true}, {"1d", []int{14, 7}, 2, false}, {"1d-relu", []int{15, 2}, 5, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := tensor.NewRand(5)
+			n, c, g := tc.shape[0], tc.shape[1], tc.groups
+			newBN := func() *BatchNorm {
+				bn, err := newBatchNorm(b, c, len(tc.shape), BatchNormOptions{ReLU: tc.relu})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bn
+			}
+			gamma, beta := randT(rng, 1, c), randT(rng, 1, c)
+			bn := newBN()
+			bn.Groups = g
+			copy(bn.Weight.Value.Data(), gamma.Data())
+			copy(bn.Bias.Value.Data(), beta.Data())
+			x := tensor.RandN(rng, 1.5, 2, tc.shape...)
+			r := randT(rng, 1, tc.shape...)
+			xv := autograd.NewVar(x.Clone(), true)
+			tp := autograd.NewTape(b)
+			y := bn.Forward(tp, xv)
+			tp.Backward(tp.Sum(tp.Mul(y, constVar(r))))
+
+			inner := x.Numel() / n
+			wantY, wantDX := make([]float64, x.Numel()), make([]float64, x.Numel())
+			wantDG, wantDB := make([]float64, c), make([]float64, c)
+			wantRM, wantRV := make([]float64, c), make([]float64, c)
+			for grp := range g {
+				var idx []int
+				for i := grp; i < n; i += g {
+					idx = append(idx, i)
+				}
+				sub := func(src *tensor.Tensor) *tensor.Tensor {
+					shape := append([]int{len(idx)}, tc.shape[1:]...)
+					out := tensor.Zeros(shape...)
+					for j, i := range idx {
+						copy(out.Data()[j*inner:(j+1)*inner], src.Data()[i*inner:(i+1)*inner])
+					}
+					return out
+				}
+				one := newBN()
+				copy(one.Weight.Value.Data(), gamma.Data())
+				copy(one.Bias.Value.Data(), beta.Data())
+				xs := autograd.NewVar(sub(x), true)
+				tp2 := autograd.NewTape(b)
+				ys := one.Forward(tp2, xs)
+				tp2.Backward(tp2.Sum(tp2.Mul(ys, constVar(sub(r)))))
+				for j, i := range idx {
+					for e := range inner {
+						wantY[i*inner+e] = float64(ys.Value.Data()[j*inner+e])
+						wantDX[i*inner+e] = float64(xs.Grad.Data()[j*inner+e])
+					}
+				}
+				for ch := range c {
+					wantDG[ch] += float64(one.Weight.Grad.Data()[ch])
+					wantDB[ch] += float64(one.Bias.Grad.Data()[ch])
+					wantRM[ch] += float64(one.RunningMean.Data()[ch]) / float64(g)
+					wantRV[ch] += float64(one.RunningVar.Data()[ch]) / float64(g)
+				}
+			}
+			checkClose(t, "output", y.Value, wantY, 1e-5)
+			checkClose(t, "dx", xv.Grad, wantDX, 1e-4)
+			checkClose(t, "dgamma", bn.Weight.Grad, wantDG, 1e-4)
+			checkClose(t, "dbeta", bn.Bias.Grad, wantDB, 1e-4)
+			checkClose(t, "running_mean", bn.RunningMean, wantRM, 1e-5)
+			checkClose(t, "running_var", bn.RunningVar, wantRV, 1e-5)
+			if got := bn.NumBatchesTracked.Data()[0]; got != 1 {
+				t.Fatalf("num_batches_tracked %g after one forward", got)
+			}
+		})
+	}
+	t.Run("not-a-multiple", func(t *testing.T) {
+		bn, _ := NewBatchNorm2d(b, 3, BatchNormOptions{})
+		bn.Groups = 4
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "not a multiple") {
+				t.Fatalf("panic %v, want one about the batch size", r)
+			}
+		}()
+		bn.Forward(autograd.NewTape(b), constVar(tensor.RandN(tensor.NewRand(1), 0, 1, 6, 3, 2, 2)))
+	})
+}

@@ -336,5 +336,32 @@ func (r *ResNet) SetTraining(training bool) {
 	}
 }
 
+// BatchNorms returns every batch norm of the network, in module order.
+func (r *ResNet) BatchNorms() []*BatchNorm {
+	bns := []*BatchNorm{r.BN1}
+	for _, layer := range r.Layers {
+		for _, blk := range layer {
+			bns = append(bns, blk.BN1, blk.BN2)
+			if blk.Downsample != nil {
+				for _, m := range blk.Downsample.mods {
+					if bn, ok := m.(*BatchNorm); ok {
+						bns = append(bns, bn)
+					}
+				}
+			}
+		}
+	}
+	return bns
+}
+
+// SetBNGroups makes every batch norm normalise training batches in g
+// groups of samples (see BatchNorm.Groups); g <= 1 restores whole-batch
+// statistics.
+func (r *ResNet) SetBNGroups(g int) {
+	for _, bn := range r.BatchNorms() {
+		bn.Groups = g
+	}
+}
+
 // Backend returns the backend the tensors live on.
 func (r *ResNet) Backend() kernels.Backend { return r.b }

@@ -75,6 +75,10 @@ func NewMoCo(b kernels.Backend, rng *rand.Rand, c Config) (*MoCo, error) {
 			return nil, err
 		}
 	}
+	if c.ShuffleBN > 1 {
+		m.EncQ.SetBNGroups(c.ShuffleBN)
+		m.EncK.SetBNGroups(c.ShuffleBN)
+	}
 	// A queue of random unit vectors, as the reference implementation.
 	q := tensor.RandN(rng, 0, 1, c.QueueSize, c.ProjDim)
 	m.Queue = b.Zeros(c.QueueSize, c.ProjDim)
@@ -148,6 +152,17 @@ func (m *MoCo) Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *au
 	q := m.HeadQ.Forward(tp, m.EncQ.Forward(tp, v1))
 	var k *autograd.Var
 	tp.NoGrad(func() {
+		if g := m.Cfg.ShuffleBN; g > 1 && m.EncK.BN1.Training {
+			if n%g != 0 {
+				panic(fmt.Sprintf("ssl: MoCo batch of %d images in %d shuffling batch-norm groups", n, g))
+			}
+			// Shuffling BN: encode the keys in a random order (and so in
+			// other groups than their queries), then restore the order.
+			perm := rng.Perm(n)
+			ks := m.HeadK.Forward(tp, m.EncK.Forward(tp, autograd.NewVar(permuteRows(m.b, v2.Value, perm, false), false)))
+			k = tp.L2Normalize(autograd.NewVar(permuteRows(m.b, ks.Value, perm, true), false), 1e-12)
+			return
+		}
 		k = tp.L2Normalize(m.HeadK.Forward(tp, m.EncK.Forward(tp, v2)), 1e-12)
 	})
 	m.last.q, m.last.k, m.last.h, m.last.lambda, m.last.pending = q, k, nil, 0, true
@@ -161,6 +176,28 @@ func (m *MoCo) Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *au
 	}
 	p.Pos = rowIndex(anchors.Shape()[0], n)
 	return tp.InfoNCE(anchors, k, m.Queue, p)
+}
+
+// checkBatch says whether n images make a batch MoCo can train on.
+func (m *MoCo) checkBatch(n int) error {
+	if g := m.Cfg.ShuffleBN; g > 1 && n%g != 0 {
+		return fmt.Errorf("ssl: MoCo's shuffling batch norm splits a batch in %d groups; batch size %d is not a multiple of it", g, n)
+	}
+	return nil
+}
+
+// permuteRows returns a new tensor whose row i is row perm[i] of x, or with
+// inverse, whose row perm[i] is row i of x.
+func permuteRows(b kernels.Backend, x *tensor.Tensor, perm []int, inverse bool) *tensor.Tensor {
+	y := b.Zeros(x.Shape()...)
+	for i, p := range perm {
+		if inverse {
+			b.Copy(x.Rows(i, i+1), y.Rows(p, p+1))
+		} else {
+			b.Copy(x.Rows(p, p+1), y.Rows(i, i+1))
+		}
+	}
+	return y
 }
 
 // AfterStep moves the key encoder towards the query encoder and enqueues

@@ -75,6 +75,14 @@ type Config struct {
 	QueueSize   int     // MoCo
 	Momentum    float32 // MoCo key-encoder momentum
 	FixPredLR   bool    // SimSiam
+	// ShuffleBN is the number of batch-norm groups of MoCo's shuffling BN
+	// (He et al. 2020, section 3.3), on one device: both encoders normalise
+	// a batch in this many groups of samples (BatchNorm.Groups), and the key
+	// encoder sees the batch in a random order, so that a query and its key
+	// are normalised among different images. Without it a query can find
+	// its key, the only key of the current batch, by the batch statistics
+	// the two share. The batch size must be a multiple of it; 0 or 1: off.
+	ShuffleBN int
 }
 
 // DefaultConfig returns the paper's settings for a framework on a small data
@@ -83,6 +91,7 @@ func DefaultConfig(framework string) Config {
 	c := Config{
 		Framework: strings.ToLower(framework), Depth: 18, Width: 64, InChannels: 3, Stem: nn.StemCIFAR,
 		ProjDim: 128, HiddenDim: 512, PredHidden: 128, Temperature: 0.2, QueueSize: 4096, Momentum: 0.99,
+		ShuffleBN: 4,
 	}
 	switch c.Framework {
 	case "simclr":
@@ -102,6 +111,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("ssl: width %d and input channels %d must be positive", c.Width, c.InChannels)
 	case c.ProjDim <= 0 || c.HiddenDim <= 0:
 		return fmt.Errorf("ssl: projection sizes %d/%d must be positive", c.HiddenDim, c.ProjDim)
+	case c.ShuffleBN < 0:
+		return fmt.Errorf("ssl: %d shuffling batch-norm groups, want >= 0", c.ShuffleBN)
 	case c.Framework != "simsiam" && !(c.Temperature > 0):
 		return fmt.Errorf("ssl: temperature %v, want > 0", c.Temperature)
 	}

@@ -255,3 +255,66 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMoCoShuffleBN checks that shuffling BN gives each image its own key:
+// with one image per group, the keys must equal those of each image encoded
+// alone; with two groups, those of the batch encoded in the shuffled order
+// and put back, which differ from the keys of the unshuffled batch.
+func TestMoCoShuffleBN(t *testing.T) {
+	be := ref.New()
+	const n = 8
+	rng := tensor.NewRand(4)
+	v1 := autograd.NewVar(tensor.RandN(rng, 0, 1, n, 1, 12, 12), false)
+	v2 := autograd.NewVar(tensor.RandN(rng, 0, 1, n, 1, 12, 12), false)
+	keys := func(m *MoCo, x *tensor.Tensor) *tensor.Tensor {
+		tp := autograd.NewTape(be)
+		return tp.L2Normalize(m.HeadK.Forward(tp, m.EncK.Forward(tp, autograd.NewVar(x, false))), 1e-12).Value
+	}
+	for _, groups := range []int{n, 2} {
+		c := tinyConfig("mocov1", false)
+		c.ShuffleBN = groups
+		m, err := NewMoCo(be, tensor.NewRand(2), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Loss(autograd.NewTape(be), v1, v2, tensor.NewRand(8))
+		got := m.last.k.Value
+		want := tensor.Zeros(n, c.ProjDim)
+		var plain *tensor.Tensor
+		if groups == n {
+			m.EncK.SetBNGroups(1)
+			for i := range n {
+				copy(want.Data()[i*c.ProjDim:], keys(m, v2.Value.Rows(i, i+1).Clone()).Data())
+			}
+		} else {
+			perm := tensor.NewRand(8).Perm(n) // the Loss's first draw
+			ks := keys(m, permuteRows(be, v2.Value, perm, false))
+			want = permuteRows(be, ks, perm, true)
+			plain = keys(m, v2.Value)
+		}
+		for i, w := range want.Data() {
+			if d := math.Abs(float64(got.Data()[i] - w)); d > 1e-5 {
+				t.Fatalf("%d groups: key element %d is %g, want %g", groups, i, got.Data()[i], w)
+			}
+		}
+		if plain != nil {
+			diff := 0.0
+			for i, w := range plain.Data() {
+				diff = math.Max(diff, math.Abs(float64(got.Data()[i]-w)))
+			}
+			if diff < 1e-3 {
+				t.Fatalf("%d groups: shuffled keys equal the unshuffled ones (max difference %g)", groups, diff)
+			}
+		}
+	}
+	c := tinyConfig("mocov2", false)
+	m, err := NewMoCo(be, tensor.NewRand(2), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tinyTrainConfig()
+	tc.BatchSize = 6
+	if _, err := NewTrainer(be, m, twoViewData(24), tc); err == nil {
+		t.Fatal("batch 6 accepted with 4 shuffling batch-norm groups")
+	}
+}

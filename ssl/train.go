@@ -72,6 +72,11 @@ func NewTrainer(be kernels.Backend, fw Framework, ds *data.Dataset, c TrainConfi
 	if ds.N < c.BatchSize {
 		return nil, fmt.Errorf("ssl: %d images are fewer than one batch of %d", ds.N, c.BatchSize)
 	}
+	if bc, ok := fw.(interface{ checkBatch(int) error }); ok {
+		if err := bc.checkBatch(c.BatchSize); err != nil {
+			return nil, err
+		}
+	}
 	t := &Trainer{Cfg: c, FW: fw, be: be, ds: ds, tp: autograd.NewTape(be)}
 	t.steps = ds.N / c.BatchSize
 	if c.MaxSteps > 0 {

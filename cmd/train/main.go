@@ -301,7 +301,7 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	c := ssl.DefaultConfig(o.Framework)
 	c.Hallucinate, c.Compat = o.Hallucinate, o.Compat
 	c.Depth, c.Width, c.InChannels = o.Depth, o.Width, s.train.C
-	c.QueueSize, c.Momentum = o.Queue, float32(o.KeyMomentum)
+	c.QueueSize, c.Momentum, c.ShuffleBN = o.Queue, float32(o.KeyMomentum), o.ShuffleBN
 	if o.Temperature > 0 {
 		c.Temperature = float32(o.Temperature)
 	}

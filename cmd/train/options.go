@@ -37,6 +37,7 @@ type options struct {
 	Temperature float64 `json:"temperature"`
 	Queue       int     `json:"queue"`
 	KeyMomentum float64 `json:"key_momentum"`
+	ShuffleBN   int     `json:"shuffle_bn"`
 	Width       int     `json:"width"`
 	Depth       int     `json:"depth"`
 	Stem        string  `json:"stem"` // auto, cifar, cifar-pool, imagenet
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.Temperature, "temperature", 0, "InfoNCE temperature (0: the framework's default, except 0.2 for SimCLR in the CPU preset)")
 	fs.IntVar(&o.Queue, "queue", 0, "MoCo queue size (0: preset)")
 	fs.Float64Var(&o.KeyMomentum, "key-momentum", 0.99, "MoCo key-encoder momentum")
+	fs.IntVar(&o.ShuffleBN, "shuffle-bn", 4, "MoCo's shuffling batch norm: batch-norm groups, keys shuffled among them (0: off); the batch size must be a multiple")
 	fs.IntVar(&o.Width, "width", 0, "ResNet base width (0: preset; 64 is the paper's)")
 	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
 	fs.StringVar(&o.Stem, "stem", "auto", "ResNet stem: cifar (3x3 stride 1), cifar-pool (cifar and a 2x2 max pool), imagenet (7x7 stride 2 and a max pool), or auto (imagenet above 64 pixels, else the preset's)")
@@ -146,6 +148,9 @@ func (o *options) check() error {
 	}
 	if o.LR < 0 || o.Temperature < 0 || o.WeightDecay < 0 || o.Momentum < 0 || o.Momentum >= 1 {
 		bad("-lr, -temperature and -wd must be >= 0 and -momentum in [0, 1)")
+	}
+	if o.ShuffleBN < 0 {
+		bad("-shuffle-bn %d: want >= 0", o.ShuffleBN)
 	}
 	if o.KeyMomentum < 0 || o.KeyMomentum >= 1 {
 		bad("-key-momentum %v: want [0, 1)", o.KeyMomentum)
