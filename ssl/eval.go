@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"sync"
 
 	"hallucinator/autograd"
 	"hallucinator/kernels"
@@ -120,9 +122,12 @@ func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *te
 	trn := be.FromHost(tensor.FromSlice(normalizeRows(train.Data(), d), ntr, d))
 	tst := normalizeRows(test.Data(), d)
 	const chunk = 256
-	correct := 0
-	votes := make([]float64, classes)
-	order := make([]int, ntr)
+	workers := max(1, min(runtime.GOMAXPROCS(0), chunk))
+	correct := make([]int, workers)
+	scratch := make([][]int, workers)
+	for w := range scratch {
+		scratch[w] = make([]int, 0, k)
+	}
 	for lo := 0; lo < test.Dim(0); lo += chunk {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -132,70 +137,91 @@ func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *te
 		sim := be.Zeros(hi-lo, ntr)
 		be.Gemm(false, true, 1, q, trn, 0, sim)
 		s := be.ToHost(sim).Data()
-		for r := 0; r < hi-lo; r++ {
-			row := s[r*ntr : (r+1)*ntr]
-			for i := range order {
-				order[i] = i
-			}
-			topK(order, row, k)
-			clear(votes)
-			for _, j := range order[:k] {
-				l := trainLabels[j]
-				if l >= 0 && int(l) < classes {
-					votes[l] += math.Exp(float64(row[j]) / c.Temperature)
+		// Rows are classified in parallel, each worker with its own
+		// scratch and count, so the result does not depend on the split.
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				votes := make([]float64, classes)
+				for r := w; r < hi-lo; r += workers {
+					row := s[r*ntr : (r+1)*ntr]
+					clear(votes)
+					for _, j := range topK(scratch[w], row, k) {
+						l := trainLabels[j]
+						if l >= 0 && int(l) < classes {
+							votes[l] += math.Exp(float64(row[j]) / c.Temperature)
+						}
+					}
+					best := 0
+					for cl := range votes {
+						if votes[cl] > votes[best] {
+							best = cl
+						}
+					}
+					if int32(best) == testLabels[lo+r] {
+						correct[w]++
+					}
 				}
-			}
-			best := 0
-			for cl := range votes {
-				if votes[cl] > votes[best] {
-					best = cl
-				}
-			}
-			if int32(best) == testLabels[lo+r] {
-				correct++
-			}
+			}()
 		}
+		wg.Wait()
 	}
 	if err := be.Sync(); err != nil {
 		return 0, err
 	}
-	return float64(correct) / float64(test.Dim(0)), nil
+	total := 0
+	for _, n := range correct {
+		total += n
+	}
+	return float64(total) / float64(test.Dim(0)), nil
 }
 
-// topK reorders idx so that its first k entries index the k largest values
-// (quickselect, then the k sorted for determinism).
-func topK(idx []int, v []float32, k int) {
-	lo, hi := 0, len(idx)-1
-	for lo < hi {
-		p := v[idx[(lo+hi)/2]]
-		i, j := lo, hi
-		for i <= j {
-			for v[idx[i]] > p {
-				i++
+// topK returns, in dst's storage (capacity at least k), the indices of the
+// k largest values of v, largest first, ties broken by the smaller index. It
+// scans v once with a heap of the k best so far (the worst at its root), so
+// most values cost one comparison.
+func topK(dst []int, v []float32, k int) []int {
+	k = min(k, len(v))
+	h := dst[:0]
+	// worse reports whether index a ranks below index b.
+	worse := func(a, b int) bool { return v[a] < v[b] || (v[a] == v[b] && a > b) }
+	down := func(j int) {
+		for {
+			w := j
+			if l := 2*j + 1; l < len(h) && worse(h[l], h[w]) {
+				w = l
 			}
-			for v[idx[j]] < p {
-				j--
+			if r := 2*j + 2; r < len(h) && worse(h[r], h[w]) {
+				w = r
 			}
-			if i <= j {
-				idx[i], idx[j] = idx[j], idx[i]
-				i++
-				j--
+			if w == j {
+				return
 			}
-		}
-		switch {
-		case k-1 <= j:
-			hi = j
-		case k-1 >= i:
-			lo = i
-		default:
-			lo = hi
+			h[j], h[w] = h[w], h[j]
+			j = w
 		}
 	}
-	top := idx[:k]
-	sort.Slice(top, func(a, b int) bool {
-		if v[top[a]] != v[top[b]] {
-			return v[top[a]] > v[top[b]]
+	for i, x := range v {
+		if len(h) < k {
+			h = append(h, i)
+			for j := len(h) - 1; j > 0; {
+				p := (j - 1) / 2
+				if !worse(h[j], h[p]) {
+					break
+				}
+				h[j], h[p] = h[p], h[j]
+				j = p
+			}
+			continue
 		}
-		return top[a] < top[b]
-	})
+		if k == 0 || x <= v[h[0]] {
+			continue // not better than the worst kept (equal: a larger index)
+		}
+		h[0] = i
+		down(0)
+	}
+	sort.Slice(h, func(a, b int) bool { return worse(h[b], h[a]) })
+	return h
 }

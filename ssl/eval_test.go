@@ -3,6 +3,8 @@ package ssl
 import (
 	"context"
 	"math"
+	"slices"
+	"sort"
 	"testing"
 
 	"hallucinator/kernels/cpu/ref"
@@ -50,26 +52,26 @@ func TestKNNAccuracy(t *testing.T) {
 func TestTopK(t *testing.T) {
 	rng := tensor.NewRand(4)
 	for _, n := range []int{1, 2, 7, 100, 1001} {
-		v := tensor.RandN(rng, 0, 1, n).Data()
-		for _, k := range []int{1, n / 2, n} {
-			if k == 0 {
-				continue
-			}
-			idx := make([]int, n)
-			for i := range idx {
-				idx[i] = i
-			}
-			topK(idx, v, k)
-			// The k-th largest must be >= every value left out.
-			kth := v[idx[k-1]]
-			for _, j := range idx[k:] {
-				if v[j] > kth {
-					t.Fatalf("n=%d k=%d: %v left out above %v", n, k, v[j], kth)
+		for _, ties := range []bool{false, true} {
+			v := tensor.RandN(rng, 0, 1, n).Data()
+			if ties { // few distinct values: the tie rule decides
+				for i := range v {
+					v[i] = float32(math.Round(float64(v[i]) * 2))
 				}
 			}
-			for i := 1; i < k; i++ {
-				if v[idx[i]] > v[idx[i-1]] {
-					t.Fatalf("n=%d k=%d: top not sorted", n, k)
+			for _, k := range []int{1, n / 2, n - 1, n, n + 3} {
+				if k <= 0 {
+					continue
+				}
+				want := make([]int, n)
+				for i := range want {
+					want[i] = i
+				}
+				sort.SliceStable(want, func(a, b int) bool { return v[want[a]] > v[want[b]] })
+				want = want[:min(k, n)]
+				got := topK(make([]int, 0, k), v, k)
+				if !slices.Equal(got, want) {
+					t.Fatalf("n=%d k=%d ties=%v: got %v, want %v", n, k, ties, got, want)
 				}
 			}
 		}
