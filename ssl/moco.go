@@ -16,6 +16,8 @@ import (
 // Hallucinator, the queries q (before normalisation) are extrapolated away
 // from their normalised keys; the anchors [q; h] share the positives and the
 // queue. Each key is enqueued once (twice in Compat, as the released code).
+// Batch norm shuffles as multi-device MoCo does (Config.ShuffleBN): both
+// encoders normalise in groups, the keys encoded in a random order.
 type MoCo struct {
 	Cfg          Config
 	EncQ, EncK   *nn.ResNet

@@ -21,6 +21,8 @@ func TestBadFlags(t *testing.T) {
 		{"-momentum", "1.5"},
 		{"-anchor-crop", "maybe"},
 		{"-stem", "resnet"},
+		{"-color-jitter", "1.5"},
+		{"-shuffle-bn", "-2"},
 		{"extra"},
 	} {
 		var stderr bytes.Buffer
@@ -30,19 +32,51 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// TestWithJitter checks that -color-jitter sets the views' jitter and 0
+// removes it, leaving the other transforms in order.
+func TestWithJitter(t *testing.T) {
+	norm := data.Normalize{Mean: []float64{0.5}, Std: []float64{0.2}}
+	for _, s := range []float64{0, 0.2, 0.4} {
+		p := withJitter(data.ViewWithCrop(data.NewRandomResizedCrop(28, [2]float64{0.8, 1}), 28, norm, false), s)
+		var jitters []data.ColorJitter
+		for _, tr := range p.Transforms {
+			if ra, ok := tr.(data.RandomApply); ok {
+				if cj, ok := ra.T.(data.ColorJitter); ok {
+					jitters = append(jitters, cj)
+				}
+			}
+		}
+		want := 5 // crop, flip, jitter, grayscale, normalise
+		if s == 0 {
+			want = 4
+		}
+		if len(p.Transforms) != want {
+			t.Errorf("jitter %v: %d transforms, want %d", s, len(p.Transforms), want)
+		}
+		if _, ok := p.Transforms[len(p.Transforms)-1].(data.Normalize); !ok {
+			t.Errorf("jitter %v: the last transform is %T, want the normalisation", s, p.Transforms[len(p.Transforms)-1])
+		}
+		if s == 0 && len(jitters) != 0 || s > 0 && (len(jitters) != 1 || jitters[0] != data.ColorJitter{Brightness: s, Contrast: s, Saturation: s, Hue: s / 4}) {
+			t.Errorf("jitter %v: %+v", s, jitters)
+		}
+	}
+}
+
 // TestPresets checks the sizes and temperatures the CPU and GPU presets
 // choose, and that explicit flags win over them.
 func TestPresets(t *testing.T) {
 	for _, tc := range []struct {
-		args        []string
-		gpu         bool
-		width       int
-		temperature float64
+		args          []string
+		gpu           bool
+		width, epochs int
+		temperature   float64
 	}{
-		{args: []string{"-framework", "simclr"}, width: 8, temperature: 0.2},
-		{args: []string{"-framework", "simclr"}, gpu: true, width: 64, temperature: 0},
-		{args: []string{"-framework", "mocov2"}, width: 8, temperature: 0},
-		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16"}, width: 16, temperature: 0.5},
+		{args: []string{"-framework", "simclr"}, width: 8, epochs: 6, temperature: 0.2},
+		{args: []string{"-framework", "simclr"}, gpu: true, width: 64, epochs: 500, temperature: 0},
+		{args: []string{"-framework", "mocov2"}, width: 8, epochs: 8, temperature: 0.1},
+		{args: []string{"-framework", "mocov1"}, gpu: true, width: 64, epochs: 500, temperature: 0},
+		{args: []string{"-framework", "simsiam"}, width: 8, epochs: 6, temperature: 0},
+		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16", "-epochs", "3"}, width: 16, epochs: 3, temperature: 0.5},
 	} {
 		var stderr bytes.Buffer
 		o, err := parseFlags(tc.args, &stderr)
@@ -50,8 +84,9 @@ func TestPresets(t *testing.T) {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
 		o.applyPreset(tc.gpu)
-		if o.Width != tc.width || o.Temperature != tc.temperature {
-			t.Errorf("%v (gpu %v): width %d, temperature %v; want %d, %v", tc.args, tc.gpu, o.Width, o.Temperature, tc.width, tc.temperature)
+		if o.Width != tc.width || o.Epochs != tc.epochs || o.Temperature != tc.temperature {
+			t.Errorf("%v (gpu %v): width %d, %d epochs, temperature %v; want %d, %d, %v",
+				tc.args, tc.gpu, o.Width, o.Epochs, o.Temperature, tc.width, tc.epochs, tc.temperature)
 		}
 	}
 }
