@@ -88,6 +88,13 @@ func TestPresets(t *testing.T) {
 			t.Errorf("%v (gpu %v): width %d, %d epochs, temperature %v; want %d, %d, %v",
 				tc.args, tc.gpu, o.Width, o.Epochs, o.Temperature, tc.width, tc.epochs, tc.temperature)
 		}
+		scale, jitter := 0.9, 0.6
+		if tc.gpu {
+			scale, jitter = 0.2, 0.4
+		}
+		if o.MinScale != scale || o.Jitter != jitter {
+			t.Errorf("%v (gpu %v): crops from %v, jitter %v; want %v, %v", tc.args, tc.gpu, o.MinScale, o.Jitter, scale, jitter)
+		}
 	}
 }
 
