@@ -297,26 +297,6 @@ func anchorBox(name string) (lo, hi, alpha float64) {
 	return 0.25, 0.75, 0.1
 }
 
-// withJitter sets the strength of p's colour jitter: s for brightness,
-// contrast and saturation, s/4 for hue; s = 0 removes it.
-func withJitter(p *data.Pipeline, s float64) *data.Pipeline {
-	var ts []data.Transform
-	for _, t := range p.Transforms {
-		if ra, ok := t.(data.RandomApply); ok {
-			if _, ok := ra.T.(data.ColorJitter); ok {
-				if s == 0 {
-					continue
-				}
-				ra.T = data.ColorJitter{Brightness: s, Contrast: s, Saturation: s, Hue: s / 4}
-				t = ra
-			}
-		}
-		ts = append(ts, t)
-	}
-	p.Transforms = ts
-	return p
-}
-
 func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Trainer, error) {
 	c := ssl.DefaultConfig(o.Framework)
 	c.Hallucinate, c.Compat = o.Hallucinate, o.Compat
@@ -342,11 +322,11 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	size := s.train.H
 	blur := size > 64
 	scale := [2]float64{o.MinScale, 1}
-	plain := withJitter(data.ViewWithCrop(data.NewRandomResizedCrop(size, scale), size, s.norm, blur), o.Jitter)
+	plain := data.ViewWithJitter(data.NewRandomResizedCrop(size, scale), size, s.norm, blur, o.Jitter)
 	anchor := data.Transform(plain)
 	if o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate) {
 		lo, hi, a := anchorBox(s.name)
-		anchor = withJitter(data.ViewWithCrop(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur), o.Jitter)
+		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur, o.Jitter)
 	}
 	steps := s.train.N / o.Batch
 	if o.MaxSteps > 0 {

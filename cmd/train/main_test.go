@@ -32,12 +32,12 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// TestWithJitter checks that -color-jitter sets the views' jitter and 0
-// removes it, leaving the other transforms in order.
-func TestWithJitter(t *testing.T) {
+// TestViewJitter checks that the jitter strength -color-jitter passes sets
+// the views' jitter and 0 removes it, leaving the other transforms in order.
+func TestViewJitter(t *testing.T) {
 	norm := data.Normalize{Mean: []float64{0.5}, Std: []float64{0.2}}
 	for _, s := range []float64{0, 0.2, 0.4} {
-		p := withJitter(data.ViewWithCrop(data.NewRandomResizedCrop(28, [2]float64{0.8, 1}), 28, norm, false), s)
+		p := data.ViewWithJitter(data.NewRandomResizedCrop(28, [2]float64{0.8, 1}), 28, norm, false, s)
 		var jitters []data.ColorJitter
 		for _, tr := range p.Transforms {
 			if ra, ok := tr.(data.RandomApply); ok {

@@ -134,12 +134,19 @@ func AnchorView(size int, norm Normalize, blur bool, lo, hi, alpha float64) *Pip
 // ViewWithCrop is the pre-training view of SSLView with crop in place of its
 // RandomResizedCrop (for another scale range or the anchor-view crop).
 func ViewWithCrop(crop Transform, size int, norm Normalize, blur bool) *Pipeline {
-	p := NewPipeline(
-		crop,
-		RandomHorizontalFlip{P: 0.5},
-		RandomApply{P: 0.8, T: ColorJitter{Brightness: 0.4, Contrast: 0.4, Saturation: 0.4, Hue: 0.1}},
-		RandomGrayscale{P: 0.2},
-	)
+	return ViewWithJitter(crop, size, norm, blur, 0.4)
+}
+
+// ViewWithJitter is ViewWithCrop with colour jitter of strength jitter:
+// ColorJitter(jitter, jitter, jitter, jitter/4) with p = 0.8; 0 leaves the
+// jitter out.
+func ViewWithJitter(crop Transform, size int, norm Normalize, blur bool, jitter float64) *Pipeline {
+	p := NewPipeline(crop, RandomHorizontalFlip{P: 0.5})
+	if jitter != 0 {
+		p.Transforms = append(p.Transforms,
+			RandomApply{P: 0.8, T: ColorJitter{Brightness: jitter, Contrast: jitter, Saturation: jitter, Hue: jitter / 4}})
+	}
+	p.Transforms = append(p.Transforms, RandomGrayscale{P: 0.2})
 	if blur {
 		k := size / 10
 		if k%2 == 0 {
