@@ -29,6 +29,8 @@ build() {
 	go test -c -ldflags='-s -w' -o "$GPU/ssl.test" ./ssl
 	rm -rf "$GPU/src"
 	cp -r "$ROOT/kernels/cuda/src" "$GPU/src"
+	# The generated sm_90a module: its header for f1_check, its PTX for ptxas -v.
+	cp "$ROOT/build/halcuda/f1_wgmma_ptx.h" "$ROOT/build/halcuda/wgmma.ptx" "$GPU/src/"
 	cp "$ROOT/bench/torch_ref.py" "$GPU/torch_ref.py"
 	cp "$0" "$GPU/gpu-check.sh"
 	du -sh "$ROOT/build/libhalcuda.so" "$GPU" | sed 's/^/gpu-check: /'
@@ -90,12 +92,19 @@ run() {
 	if command -v nvcc >/dev/null && [ -f "$src/test/f1_check.cu" ]; then
 		(
 			cd "$src" &&
-				{ timeout 120 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DF1_CUBLAS -o "$GPU/f1_check" \
-					test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -lcublas ||
-					timeout 60 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o "$GPU/f1_check" \
-						test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu; }
+				{ timeout 120 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DF1_CUBLAS -DF1_WGMMA_PTX -I. -o "$GPU/f1_check" \
+					test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -lcublas -ldl ||
+					timeout 60 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DF1_WGMMA_PTX -I. -o "$GPU/f1_check" \
+						test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -ldl; }
 		) >"$RES/f1_build.log" 2>&1 &
 		f1pid=$!
+	fi
+
+	# Registers and spills of the sm_90a module as the driver will compile it.
+	local ptxas
+	ptxas=$(command -v ptxas || { command -v nvcc >/dev/null && echo "$(dirname "$(command -v nvcc)")/ptxas"; } || true)
+	if [ -n "$ptxas" ] && [ -x "$ptxas" ] && [ -f "$src/wgmma.ptx" ]; then
+		step ptxas_sm90a 60 "$ptxas" -arch=sm_90a -v "$src/wgmma.ptx" -o /dev/null
 	fi
 
 	step conformance 100 "$GPU/cuda.test" -test.v -test.timeout 95s

@@ -37,15 +37,22 @@
 
 namespace f1 {
 
-enum Layout { KMAJ = 0, MNMAJ = 1 };
+enum Layout { KMAJ = 0, MNMAJ = 1, SW128 = 2 };
 enum SrcMode { COPY = 0, GATHER = 1, VALUE = 2, STEP = 3 };
 
-// Smem is the shared-memory tile of one operand: MN x BK elements.
+// Smem is the shared-memory tile of one operand: MN x BK elements. SW128
+// (BK = 32 only) is the wgmma engine's K-major layout: rows of 32 floats,
+// 16-byte chunk c of row mn stored at chunk c ^ (mn % 8) (f1_wgmma.cuh).
 template <int MN, int BK, int LAYOUT>
 struct Smem {
-    static constexpr int kLd = LAYOUT == KMAJ ? BK + 8 : MN + 4;
-    static constexpr int kFloats = LAYOUT == KMAJ ? MN * kLd : BK * kLd;
-    __device__ __forceinline__ static int at(int mn, int k) { return LAYOUT == KMAJ ? mn * kLd + k : k * kLd + mn; }
+    static_assert(LAYOUT != SW128 || BK == 32, "f1: SW128 tiles are 32 wide");
+    static constexpr int kLd = LAYOUT == KMAJ ? BK + 8 : LAYOUT == MNMAJ ? MN + 4 : 32;
+    static constexpr int kFloats = LAYOUT == KMAJ ? MN * kLd : LAYOUT == MNMAJ ? BK * kLd : MN * 32;
+    __host__ __device__ __forceinline__ static int at(int mn, int k) {
+        return LAYOUT == KMAJ    ? mn * kLd + k
+               : LAYOUT == MNMAJ ? k * kLd + mn
+                                 : mn * 32 + ((((k >> 2) ^ (mn & 7)) << 2) | (k & 3));
+    }
 };
 
 // DenseSrc is a strided matrix operand: element (mn, k) is p[mn*ld + k] when
@@ -89,7 +96,7 @@ template <int MN, int BK, int THREADS, int LAYOUT, class Src>
 __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int k0, int mn_ext, int k_ext,
                                           int tid) {
     using S = Smem<MN, BK, LAYOUT>;
-    if constexpr (Src::kMode == COPY && ((LAYOUT == KMAJ) == Src::kFastK)) {
+    if constexpr (Src::kMode == COPY && LAYOUT != SW128 && ((LAYOUT == KMAJ) == Src::kFastK)) {
         // The tile is stored as it lies in memory: chunks of 4 along the
         // contiguous dimension, 16 bytes at a time when aligned and inside.
         constexpr int F = LAYOUT == KMAJ ? BK : MN;
@@ -219,6 +226,31 @@ struct GemmArgs {
     ASrc a;
     BSrc b;
     Epi epi;
+};
+
+// ------------------------------------------------------------ epilogue --
+
+// GemmEpi writes alpha*v + beta*C into C [m, ldc] of batch b (C + b*stride).
+struct GemmEpi {
+    float* c;
+    long long ldc, stride;
+    int m, n;
+    float alpha, beta;
+
+    __device__ __forceinline__ GemmEpi bind(int b, int) const {
+        GemmEpi e = *this;
+        e.c += (long long)b * stride;
+        return e;
+    }
+    __device__ __forceinline__ void put(float* d, float v) const {
+        *d = beta == 0.f ? alpha * v : fmaf(alpha, v, beta * *d);
+    }
+    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
+        if (r >= m) return;
+        float* d = c + (long long)r * ldc + col;
+        if (col < n) put(d, v0);
+        if (col + 1 < n) put(d + 1, v1);
+    }
 };
 
 // ---------------------------------------------------------------- TF32 --

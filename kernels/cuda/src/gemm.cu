@@ -1,38 +1,17 @@
 // gemm.cu: hal_gemm, the batched row-major GEMM
 //   C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]   (beta == 0: C not read)
 // on the engine of f1_gemm.cuh: TF32 tensor cores (mma.sync) when args->tf32,
-// exact FP32 otherwise. Transposes are absorbed by the shared-memory loaders:
+// exact FP32 otherwise; large TF32 products on Hopper run on the wgmma engine
+// of f1_wgmma.cuh instead (f1_jit.cuh). Transposes are absorbed by the shared-memory loaders:
 // op(A) [m, k] is A [m, lda] (k contiguous) or A^T with A [k, lda]; op(B)
 // [k, n] is B [k, ldb] or B^T with B [n, ldb].
 #include "f1_gemm.cuh"
+#include "f1_jit.cuh"
 #include "hal.h"
 
 namespace {
 
 using namespace f1;
-
-// GemmEpi writes alpha*v + beta*C into C [m, ldc] of batch b (C + b*stride).
-struct GemmEpi {
-    float* c;
-    long long ldc, stride;
-    int m, n;
-    float alpha, beta;
-
-    __device__ __forceinline__ GemmEpi bind(int b, int) const {
-        GemmEpi e = *this;
-        e.c += (long long)b * stride;
-        return e;
-    }
-    __device__ __forceinline__ void put(float* d, float v) const {
-        *d = beta == 0.f ? alpha * v : fmaf(alpha, v, beta * *d);
-    }
-    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
-        if (r >= m) return;
-        float* d = c + (long long)r * ldc + col;
-        if (col < n) put(d, v0);
-        if (col + 1 < n) put(d + 1, v1);
-    }
-};
 
 template <bool AK, bool BK>
 cudaError_t dispatch(cudaStream_t st, const float* A, const float* B, float* C, const hal_gemm_args* a) {
@@ -52,6 +31,11 @@ cudaError_t dispatch(cudaStream_t st, const float* A, const float* B, float* C, 
     pr.epi.n = a->n;
     pr.epi.alpha = a->alpha;
     pr.epi.beta = a->beta;
+    if (a->tf32) {
+        bool done = false;
+        const cudaError_t err = wg_try_gemm(st, pr, &done);
+        if (done || err != cudaSuccess) return err;
+    }
     return run_gemm(st, a->tf32 != 0, pr);
 }
 
@@ -80,4 +64,10 @@ extern "C" int hal_gemm(void* stream, const float* A, const float* B, float* C, 
     if (!a->transA && a->transB) return (int)dispatch<true, true>(st, A, B, C, a);
     if (a->transA && !a->transB) return (int)dispatch<false, false>(st, A, B, C, a);
     return (int)dispatch<false, true>(st, A, B, C, a);
+}
+
+extern "C" int hal_gemm_engine(char* buf, int len) {
+    if (buf == nullptr || len <= 0) return (int)cudaErrorInvalidValue;
+    f1::wg_engine(buf, len);
+    return 0;
 }

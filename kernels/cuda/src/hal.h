@@ -26,6 +26,10 @@ typedef struct { int transA, transB, m, n, k, lda, ldb, ldc, batch; long long st
                  float alpha, beta; int tf32; } hal_gemm_args;
 /* C[b] = alpha*op(A[b])*op(B[b]) + beta*C[b] (beta == 0: C not read), batch >= 1, row-major. */
 int hal_gemm(void* stream, const float* A, const float* B, float* C, const hal_gemm_args* a);
+/* Writes into buf (host, len bytes) which engine runs the large TF32 products of hal_gemm on the current
+   device ("wgmma ..." on Hopper, "mma.sync (reason)" elsewhere). The environment variable HAL_WGMMA=0
+   turns the wgmma engine off, HAL_WGMMA=force uses it for every TF32 product. */
+int hal_gemm_engine(char* buf, int len);
 typedef struct { int n, c, h, w, k, r, s, p, q, stride_h, stride_w, pad_h, pad_w, tf32; } hal_conv_args;
 int hal_conv2d_fwd(void* stream, const float* x, const float* w, float* y, const hal_conv_args* a);
 int hal_conv2d_bwd_data(void* stream, const float* dy, const float* w, float* dx, const hal_conv_args* a);

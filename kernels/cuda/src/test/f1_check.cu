@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
@@ -626,42 +627,85 @@ float time_ms(F fn, int iters) {
     return ms / iters;
 }
 
-void bench_gemm(Report& rep, Rng& rng, int m, int n, int k) {
+// mma_peak_kernel issues independent m16n8k8 TF32 mma.sync instructions (8
+// accumulators per warp) from registers: the instruction's peak rate.
+__global__ void mma_peak_kernel(float* out, int iters) {
+    unsigned a[4] = {threadIdx.x, threadIdx.x + 1, threadIdx.x + 2, threadIdx.x + 3}, b[2] = {threadIdx.x, 7};
+    float d[8][4] = {};
+    for (int i = 0; i < iters; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+            asm volatile(
+                "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                "{%0,%1,%2,%3};\n"
+                : "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    float s = 0;
+    for (int j = 0; j < 8; ++j) s += d[j][0] + d[j][1] + d[j][2] + d[j][3];
+    if (s == 12345.f) out[0] = s;
+}
+
+void bench_mma_peak() {
+    int dev = 0, sms = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    DBuf out(1);
+    const int iters = 4096, blocks = sms * 4, threads = 256;
+    const float ms = time_ms([&] { mma_peak_kernel<<<blocks, threads>>>(out.p(), iters); }, 5);
+    const double flop = 2.0 * 16 * 8 * 8 * 8 * (double)iters * blocks * (threads / 32);
+    printf("TIME mma.sync m16n8k8 tf32 peak: %.1f TFLOP/s\n", flop / ms / 1e9);
+}
+
+// bench_gemm times one layout of a TF32 and an FP32 product: ours (for TF32
+// both engines, the mma.sync one with HAL_WGMMA=0) and cuBLAS.
+void bench_gemm(Report& rep, Rng& rng, int m, int n, int k, int tB) {
     DBuf A((size_t)m * k), B((size_t)k * n), C((size_t)m * n);
     const std::vector<float> ha = rng.vec((size_t)m * k), hb = rng.vec((size_t)k * n);
     A.up(ha);
     B.up(hb);
     const double flop = 2.0 * m * n * k;
+    const char* lay = tB ? "NT" : "NN";
     for (int tf32 = 0; tf32 < 2; ++tf32) {
-        hal_gemm_args a = {0, 0, m, n, k, k, n, n, 1, 0, 0, 0, 1.f, 0.f, tf32};
-        int rc = 0;
-        const float ms = time_ms([&] { rc |= hal_gemm(nullptr, A.p(), B.p(), C.p(), &a); }, 10);
-        // Spot-check 256 entries against double.
-        const std::vector<float> hc = C.down();
-        double err = 0;
-        for (int t = 0; t < 256; ++t) {
-            const int i = rng.below(m), j = rng.below(n);
-            double s = 0, sa = 0;
-            for (int l = 0; l < k; ++l) {
-                s += (double)ha[(size_t)i * k + l] * hb[(size_t)l * n + j];
-                sa += fabs((double)ha[(size_t)i * k + l] * hb[(size_t)l * n + j]);
+        for (int eng = 0; eng < 1 + tf32; ++eng) {
+            if (tf32 && eng == 0) setenv("HAL_WGMMA", "0", 1);
+            hal_gemm_args a = {0, tB, m, n, k, k, tB ? k : n, n, 1, 0, 0, 0, 1.f, 0.f, tf32};
+            int rc = 0;
+            const float ms = time_ms([&] { rc |= hal_gemm(nullptr, A.p(), B.p(), C.p(), &a); }, 10);
+            unsetenv("HAL_WGMMA");
+            // Spot-check 256 entries against double (B read as stored: [k][n] or [n][k]).
+            const std::vector<float> hc = C.down();
+            double err = 0;
+            for (int t = 0; t < 256; ++t) {
+                const int i = rng.below(m), j = rng.below(n);
+                double s = 0, sa = 0;
+                for (int l = 0; l < k; ++l) {
+                    const double bv = tB ? hb[(size_t)j * k + l] : hb[(size_t)l * n + j];
+                    s += (double)ha[(size_t)i * k + l] * bv;
+                    sa += fabs((double)ha[(size_t)i * k + l] * bv);
+                }
+                err = std::max(err, fabs(hc[(size_t)i * n + j] - s) / sa);
             }
-            err = std::max(err, fabs(hc[(size_t)i * n + j] - s) / sa);
+            const double tol = tf32 ? 2e-3 : 1e-5;
+            const char* engine = !tf32 ? "simt" : eng == 0 ? "mma.sync" : "default";
+            printf("TIME gemm %s %dx%dx%d %s %s: %.3f ms, %.1f TFLOP/s\n", lay, m, n, k, tf32 ? "tf32" : "fp32",
+                   engine, ms, flop / ms / 1e9);
+            rep.check(rc == 0 && err <= tol, "gemm_bench %s %dx%dx%d tf32=%d %s spot maxerr=%.3g", lay, m, n, k,
+                      tf32, engine, err);
         }
-        const double tol = tf32 ? 2e-3 : 1e-5;
-        printf("TIME gemm %dx%dx%d %s: %.3f ms, %.1f TFLOP/s\n", m, n, k, tf32 ? "tf32" : "fp32", ms,
-               flop / ms / 1e9);
-        rep.check(rc == 0 && err <= tol, "gemm_bench %dx%dx%d tf32=%d spot maxerr=%.3g", m, n, k, tf32, err);
 #ifdef F1_CUBLAS
         cublasHandle_t h;
         cublasCreate(&h);
         cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
         const float one = 1.f, zero = 0.f;
-        // Row-major C = A B is column-major C^T = B^T A^T.
+        // Row-major C = A op(B) is column-major C^T = op(B)^T A^T.
         const float cms = time_ms(
-            [&] { cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B.p(), n, A.p(), k, &zero, C.p(), n); }, 10);
-        printf("TIME cublas %dx%dx%d %s: %.3f ms, %.1f TFLOP/s; ours/cublas = %.0f%%\n", m, n, k,
-               tf32 ? "tf32" : "fp32", cms, flop / cms / 1e9, 100.0 * cms / ms);
+            [&] {
+                cublasSgemm(h, tB ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &one, B.p(), tB ? k : n, A.p(),
+                            k, &zero, C.p(), n);
+            },
+            10);
+        printf("TIME cublas %s %dx%dx%d %s: %.3f ms, %.1f TFLOP/s\n", lay, m, n, k, tf32 ? "tf32" : "fp32", cms,
+               flop / cms / 1e9);
         cublasDestroy(h);
 #endif
     }
@@ -746,6 +790,9 @@ int main(int argc, char** argv) {
             rep.filter = argv[i];
     }
     Rng rng(20230723);
+    char engine[1200] = "";
+    hal_gemm_engine(engine, sizeof engine);
+    printf("gemm engine: %s\n", engine);
 
     if (rep.want("gemm")) {
         test_gemm_invalid(rep);
@@ -772,6 +819,39 @@ int main(int argc, char** argv) {
             extra.push_back({3, 5, 4, 70000, 1.f, 0.f, 0, false});  // more batches than one grid holds
         }
         for (const auto& c : extra) test_gemm(rep, rng, c);
+    }
+    if (rep.want("wgmma") && strncmp(engine, "wgmma", 5) == 0) {
+        // The Hopper engine on every shape (it otherwise takes large products only).
+        printf("=== gemm with HAL_WGMMA=force\n");
+        setenv("HAL_WGMMA", "force", 1);
+        const std::vector<int> dims = quick ? std::vector<int>{1, 130} : std::vector<int>{1, 7, 127, 257};
+        for (int m : dims)
+            for (int n : dims)
+                for (int k : {1, 31, 100}) test_gemm(rep, rng, {m, n, k, 1, 1.f, 0.f, 0, false});
+        const std::vector<GemmCase> cs = {
+            {45, 37, 29, 3, 0.5f, 1.5f, 3, false},  {37, 29, 41, 2, -1.f, 0.f, 1, true},
+            {130, 129, 67, 1, 2.f, -1.f, 0, false}, {300, 520, 96, 1, 1.f, 0.f, 0, false},
+            {1000, 257, 1000, 2, 1.f, 0.5f, 4, false}, {300, 200, 100, 5, 1.f, 0.f, 0, true},
+            {2049, 513, 127, 1, 1.f, 0.f, 0, false}, {256, 512, 4099, 1, 1.f, 0.5f, 0, false},
+        };
+        for (const auto& c : cs) test_gemm(rep, rng, c);
+        if (!quick) test_gemm(rep, rng, {3, 5, 4, 70000, 1.f, 0.f, 0, false});  // more batches than one grid holds
+        // Forward and backward-data convolutions (register-A kernels, BN = 64, 128, 256).
+        std::vector<ConvCase> cc = {
+            {2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1},     {3, 5, 9, 11, 70, 3, 3, 2, 2, 1, 1},
+            {1, 3, 31, 17, 5, 5, 3, 2, 1, 2, 1},   {2, 3, 10, 11, 4, 2, 3, 3, 2, 2, 3},
+            {2, 9, 12, 12, 130, 3, 3, 1, 1, 1, 1}, {1, 40, 8, 8, 17, 1, 1, 2, 2, 0, 0},
+        };
+        if (!quick) {
+            cc.push_back({4, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1});     // ResNet-18 layer 1
+            cc.push_back({8, 128, 16, 16, 256, 3, 3, 2, 2, 1, 1});   // downsampling 3x3
+            cc.push_back({8, 64, 32, 32, 128, 1, 1, 2, 2, 0, 0});    // downsampling 1x1 shortcut
+            cc.push_back({5, 3, 32, 32, 64, 3, 3, 1, 1, 1, 1});      // CIFAR stem
+            cc.push_back({16, 256, 8, 8, 512, 3, 3, 1, 1, 1, 1});    // layer 4 width
+            cc.push_back({2, 3, 127, 129, 17, 7, 7, 2, 2, 3, 3});    // ImageNet-like stem, odd sizes
+        }
+        for (const auto& c : cc) test_conv(rep, rng, c);
+        unsetenv("HAL_WGMMA");
     }
     if (rep.want("conv")) {
         test_conv_invalid(rep);
@@ -830,7 +910,11 @@ int main(int argc, char** argv) {
     }
 #ifndef F1_EMULATE
     if (!quick && rep.want("bench")) {
-        bench_gemm(rep, rng, 4096, 4096, 4096);
+        bench_mma_peak();
+        bench_gemm(rep, rng, 4096, 4096, 4096, 0);
+        bench_gemm(rep, rng, 4096, 4096, 4096, 1);
+        bench_gemm(rep, rng, 2048, 2048, 2048, 0);
+        bench_gemm(rep, rng, 8192, 8192, 1024, 0);
         bench_rest(rng);
     }
 #endif
