@@ -253,6 +253,30 @@ struct GemmEpi {
     }
 };
 
+// GemmEpiT is GemmEpi for a product computed transposed: result (r, col)
+// goes to C[col][r] (C [m = the product's n, ldc], n = the product's m).
+struct GemmEpiT {
+    float* c;
+    long long ldc, stride;
+    int m, n;  // the product's rows and columns (C is n x m)
+    float alpha, beta;
+
+    __device__ __forceinline__ GemmEpiT bind(int b, int) const {
+        GemmEpiT e = *this;
+        e.c += (long long)b * stride;
+        return e;
+    }
+    __device__ __forceinline__ void put(float* d, float v) const {
+        *d = beta == 0.f ? alpha * v : fmaf(alpha, v, beta * *d);
+    }
+    __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
+        if (r >= m) return;
+        float* d = c + (long long)col * ldc + r;
+        if (col < n) put(d, v0);
+        if (col + 1 < n) put(d + ldc, v1);
+    }
+};
+
 // ---------------------------------------------------------------- TF32 --
 
 // Tf32Cfg describes a tensor-core configuration: BM x BN x BK block tile,

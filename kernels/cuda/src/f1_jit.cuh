@@ -44,7 +44,7 @@ inline int wg_mode() {
 }
 
 // The kernels of the module (ptx/wgmma.cu) and the shared memory each needs.
-enum WgKernelId { WG_GEMM_TN = 0, WG_FWD_N64, WG_FWD_N128, WG_FWD_N256, WG_DGRAD_N64, WG_DGRAD_N128, WG_DGRAD_N256,
+enum WgKernelId { WG_GEMM_TN = 0, WG_GEMM_NN, WG_GEMM_TT, WG_FWD_N64, WG_FWD_N128, WG_FWD_N256, WG_DGRAD_N64, WG_DGRAD_N128, WG_DGRAD_N256,
                   WG_KERNELS };
 struct WgKernelInfo {
     const char* name;
@@ -53,6 +53,8 @@ struct WgKernelInfo {
 inline const WgKernelInfo& wg_kernel(int id) {
     static const WgKernelInfo t[WG_KERNELS] = {
         {"f1_wg_gemm_tn", WgCfg::kSmemBytes},
+        {"f1_wg_gemm_nn", WgRsCfg<256>::smem_bytes<false>()},
+        {"f1_wg_gemm_tt", WgRsCfg<256>::smem_bytes<false>()},
         {"f1_wg_conv_fwd_n64", WgRsCfg<64>::smem_bytes<false>()},
         {"f1_wg_conv_fwd_n128", WgRsCfg<128>::smem_bytes<false>()},
         {"f1_wg_conv_fwd_n256", WgRsCfg<256>::smem_bytes<false>()},
@@ -183,9 +185,6 @@ inline void wg_engine(char* buf, int len) {
 #endif
 }
 
-// wg_try_gemm runs product pr on the wgmma engine when it is loaded and the
-// product suits it (or HAL_WGMMA=force), setting *done; otherwise it leaves
-// *done false and the caller runs the mma.sync engine.
 // transpose_kernel writes dst[b][c][r] = src[b][r][c] for r < rows,
 // c < cols: 32 x 32 tiles through shared memory, blocks of 32 x 8 threads,
 // grid (cols/32, rows/32, batch).
@@ -225,91 +224,150 @@ inline cudaError_t to_kmajor(cudaStream_t st, const DenseSrc<false>& src, int mn
     *out = dense_src<true>(ws, ldd, sd);
     return cudaSuccess;
 }
-inline cudaError_t to_kmajor(cudaStream_t, const DenseSrc<true>& src, int, int, int, float*, DenseSrc<true>* out) {
-    *out = src;
-    return cudaSuccess;
-}
 
-// wg_suits reports whether a product is large enough for the wgmma engine:
-// at least half a wave of 128 x 256 tiles, tiles at least 3/4 full, and a
-// reduction long enough to run the pipeline.
-inline bool wg_suits(int m, int n, int k, int batch, int sms) {
-    const long long tm = ceil_div(m, WgCfg::BM), tn = ceil_div(n, WgCfg::BN);
-    return k >= 128 && 4LL * m >= 3 * tm * WgCfg::BM && 4LL * n >= 3 * tn * WgCfg::BN && 2 * tm * tn * batch >= sms;
-}
+// wg_launch launches module kernel id (or, in the emulator, emu) with args
+// over tiles x batch blocks.
+// F1_WG_EMU names the emulator's stand-in for a module kernel (nothing in
+// the GPU builds).
+#ifdef F1_EMULATE
+#define F1_WG_EMU(...) (__VA_ARGS__)
+#else
+#define F1_WG_EMU(...) nullptr
+#endif
 
-// wg_try_gemm runs product pr on the wgmma engine when it is loaded and the
-// product suits it (or HAL_WGMMA=force), setting *done; otherwise it leaves
-// *done false and the caller runs the mma.sync engine. An M- or N-major
-// operand is first transposed into a K-major copy in memory from the
-// stream's pool (when the pool cannot serve it, the mma.sync engine runs).
-template <bool AK, bool BK>
-cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSrc<BK>, GemmEpi>& pr, bool* done) {
-    *done = false;
-    const int mode = wg_mode();
-    if (mode == 0) return cudaSuccess;
-    const long long tiles = (long long)ceil_div(pr.m, WgCfg::BM) * ceil_div(pr.n, WgCfg::BN);
-    if (tiles > 0x7fffffffLL) return cudaSuccess;
+template <class Args, class Emu>
+cudaError_t wg_launch(cudaStream_t st, int id, Emu emu, Args args, long long tiles, int batch) {
     cudaError_t err = cudaSuccess;
 #ifdef F1_HAVE_WGMMA
+    (void)emu;
     WgDevice* d = wg_device(&err);
     if (d == nullptr) return err;
-    if (!d->ok) return cudaSuccess;
-    if (mode == 1) {
-        int sms = 0;
-        F1_TRY(sm_count(&sms));
-        if (!wg_suits(pr.m, pr.n, pr.k, pr.batch, sms)) return cudaSuccess;
-    }
-#elif defined(F1_EMULATE)
-    if (mode != 2) return cudaSuccess;
-#else
-    (void)st;
-    (void)pr;
-    return cudaSuccess;
 #endif
-#if defined(F1_HAVE_WGMMA) || defined(F1_EMULATE)
-    const long long fa = AK ? 0 : kmajor_floats(pr.m, pr.k, pr.batch);
-    const long long fb = BK ? 0 : kmajor_floats(pr.n, pr.k, pr.batch);
-    float* ws = nullptr;
-    if (fa + fb > 0) {
-        if ((fa + fb) * 4 > (2LL << 30) || cudaMallocAsync((void**)&ws, (size_t)(fa + fb) * 4, st) != cudaSuccess) {
-            cudaGetLastError();
-            return cudaSuccess;  // no room for the copies: the mma.sync engine reads the operands as they are
-        }
-    }
-    *done = true;
-    GemmArgs<DenseSrc<true>, DenseSrc<true>, GemmEpi> args;
-    args.m = pr.m;
-    args.n = pr.n;
-    args.k = pr.k;
-    args.tiles_m = ceil_div(pr.m, WgCfg::BM);
-    args.tiles_n = ceil_div(pr.n, WgCfg::BN);
-    args.splits = 1;
-    args.ktiles_per_split = ceil_div(pr.k, WgCfg::BK);
-    args.batch0 = 0;
-    args.epi = pr.epi;
-    err = to_kmajor(st, pr.a, pr.m, pr.k, pr.batch, ws, &args.a);
-    if (err == cudaSuccess) err = to_kmajor(st, pr.b, pr.n, pr.k, pr.batch, ws + fa, &args.b);
-    for (int b0 = 0; err == cudaSuccess && b0 < pr.batch; b0 += 65535) {
-        const int nb = pr.batch - b0 < 65535 ? pr.batch - b0 : 65535;
+    for (int b0 = 0; err == cudaSuccess && b0 < batch; b0 += 65535) {
+        const int nb = batch - b0 < 65535 ? batch - b0 : 65535;
         args.batch0 = b0;
 #ifdef F1_HAVE_WGMMA
         void* params[1] = {&args};
-        const CUresult r = wg_state().launch(d->fn[WG_GEMM_TN], (unsigned)tiles, 1, (unsigned)nb, WgCfg::kThreads, 1, 1,
-                                             WgCfg::kSmemBytes, (CUstream)st, params, nullptr);
-        if (r != CUDA_SUCCESS) err = (cudaError_t)r;  // the launch codes are the runtime's
+        const CUresult r = wg_state().launch(d->fn[id], (unsigned)tiles, 1, (unsigned)nb, 256, 1, 1,
+                                             wg_kernel(id).smem, (CUstream)st, params, nullptr);
+        err = r != CUDA_SUCCESS ? (cudaError_t)r : cudaGetLastError();  // the launch codes are the runtime's
+#elif defined(F1_EMULATE)
+        F1_LAUNCH(emu, dim3((unsigned)tiles, 1, (unsigned)nb), 256, wg_kernel(id).smem, st, args);
+        err = cudaGetLastError();
 #else
-        F1_LAUNCH(wg_emu_kernel, dim3((unsigned)tiles, 1, (unsigned)nb), WgCfg::kThreads, WgCfg::kSmemBytes, st,
-                  args);
+        (void)st, (void)id, (void)emu, (void)tiles;
+        err = cudaErrorNotSupported;
 #endif
-        if (err == cudaSuccess) err = cudaGetLastError();
-    }
-    if (ws != nullptr) {
-        const cudaError_t ferr = cudaFreeAsync(ws, st);
-        if (err == cudaSuccess) err = ferr;
     }
     return err;
+}
+
+// wg_gemm_args fills the launch arguments of a product m x n x k.
+template <class ASrc, class BSrc, class Epi>
+GemmArgs<ASrc, BSrc, Epi> wg_gemm_args(int m, int n, int k, int bm, int bn, const ASrc& a, const BSrc& b,
+                                       const Epi& epi) {
+    GemmArgs<ASrc, BSrc, Epi> args;
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    args.tiles_m = ceil_div(m, bm);
+    args.tiles_n = ceil_div(n, bn);
+    args.splits = 1;
+    args.ktiles_per_split = ceil_div(k, 32);
+    args.batch0 = 0;
+    args.a = a;
+    args.b = b;
+    args.epi = epi;
+    return args;
+}
+
+// wg_ready reports whether the wgmma engine takes a product whose kernel
+// has tiles of bm x bn rows by columns of m x n (auto mode: wg_suits; forced:
+// always; off or not loaded: never).
+inline bool wg_ready(int m, int n, int k, int batch, int bm, int bn, cudaError_t* err) {
+    *err = cudaSuccess;
+    const int mode = wg_mode();
+    if (mode == 0) return false;
+    if ((long long)ceil_div(m, bm) * ceil_div(n, bn) > 0x7fffffffLL) return false;
+#ifdef F1_HAVE_WGMMA
+    WgDevice* d = wg_device(err);
+    if (d == nullptr || !d->ok) return false;
+    if (mode == 2) return true;
+    int sms = 0;
+    *err = sm_count(&sms);
+    if (*err != cudaSuccess) return false;
+    const long long tm = ceil_div(m, bm), tn = ceil_div(n, bn);
+    // Half a wave of tiles at least, tiles at least 3/4 full, and a
+    // reduction long enough to run the pipeline.
+    return k >= 128 && 4LL * m >= 3 * tm * bm && 4LL * n >= 3 * tn * bn && 2 * tm * tn * batch >= sms;
+#elif defined(F1_EMULATE)
+    (void)k, (void)batch;
+    return mode == 2;
+#else
+    (void)k, (void)batch;
+    return false;
 #endif
+}
+
+// wg_try_gemm runs product pr of hal_gemm on the wgmma engine when it is
+// loaded and the product suits it (or HAL_WGMMA=force), setting *done;
+// otherwise it leaves *done false and the caller runs the mma.sync engine.
+// The TF32 instructions read a shared-memory operand only K-major; the
+// register-A kernels read their A in any layout. So, with C = op(A) op(B):
+//   op(A) K-major, op(B) K-major: f1_wg_gemm_tn (both in shared memory);
+//   op(A) K-major, op(B) N-major: f1_wg_gemm_nn computes C^T = op(B)^T op(A)^T
+//     with op(B)^T in registers, op(A) in shared memory, stored transposed;
+//   op(A) M-major, op(B) K-major: f1_wg_gemm_tt, op(A) in registers;
+//   both M/N-major: op(A) is first copied K-major (memory from the stream's
+//     pool; without it the mma.sync engine runs), then as the second case.
+template <bool AK, bool BK>
+cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSrc<BK>, GemmEpi>& pr, bool* done) {
+    *done = false;
+    cudaError_t err = cudaSuccess;
+    if constexpr (AK && BK) {
+        if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, WgCfg::BM, WgCfg::BN, &err)) return err;
+        *done = true;
+        const auto args = wg_gemm_args(pr.m, pr.n, pr.k, WgCfg::BM, WgCfg::BN, pr.a, pr.b, pr.epi);
+        return wg_launch(st, WG_GEMM_TN, F1_WG_EMU(wg_emu_kernel), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+    } else if constexpr (!AK && BK) {
+        if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, 128, 256, &err)) return err;
+        *done = true;
+        const auto args = wg_gemm_args(pr.m, pr.n, pr.k, 128, 256, pr.a, pr.b, pr.epi);
+        return wg_launch(st, WG_GEMM_TT, F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpi>), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+    } else {
+        // C^T [n][m] = op(B)^T op(A)^T: rows n (op(B)^T, N-major, in
+        // registers), columns m (op(A), K-major, in shared memory).
+        if (!wg_ready(pr.n, pr.m, pr.k, pr.batch, 128, 256, &err)) return err;
+        float* ws = nullptr;
+        DenseSrc<true> a;
+        if constexpr (!AK) {
+            const long long fa = kmajor_floats(pr.m, pr.k, pr.batch);
+            if (fa * 4 > (2LL << 30) || cudaMallocAsync((void**)&ws, (size_t)fa * 4, st) != cudaSuccess) {
+                cudaGetLastError();
+                return cudaSuccess;  // no room for the copy: the mma.sync engine reads A as it is
+            }
+            err = to_kmajor(st, pr.a, pr.m, pr.k, pr.batch, ws, &a);
+        } else {
+            a = pr.a;
+        }
+        *done = true;
+        GemmEpiT epi;
+        epi.c = pr.epi.c;
+        epi.ldc = pr.epi.ldc;
+        epi.stride = pr.epi.stride;
+        epi.m = pr.n;
+        epi.n = pr.m;
+        epi.alpha = pr.epi.alpha;
+        epi.beta = pr.epi.beta;
+        const auto args = wg_gemm_args(pr.n, pr.m, pr.k, 128, 256, pr.b, a, epi);
+        if (err == cudaSuccess)
+            err = wg_launch(st, WG_GEMM_NN, F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpiT>), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+        if (ws != nullptr) {
+            const cudaError_t ferr = cudaFreeAsync(ws, st);
+            if (err == cudaSuccess) err = ferr;
+        }
+        return err;
+    }
 }
 
 // wg_try_rs runs an implicit-GEMM product pr (the convolutions) on the
@@ -320,70 +378,16 @@ cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSr
 template <class ASrc, class BSrc, class Epi>
 cudaError_t wg_try_rs(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int id64, bool* done) {
     *done = false;
-    const int mode = wg_mode();
-    if (mode == 0) return cudaSuccess;
-    const int bn = pr.n <= 64 ? 64 : pr.n <= 128 ? 128 : 256;
-    const long long tiles = (long long)ceil_div(pr.m, 128) * ceil_div(pr.n, bn);
-    if (tiles > 0x7fffffffLL) return cudaSuccess;
-    GemmArgs<ASrc, BSrc, Epi> args;
-    args.m = pr.m;
-    args.n = pr.n;
-    args.k = pr.k;
-    args.tiles_m = ceil_div(pr.m, 128);
-    args.tiles_n = ceil_div(pr.n, bn);
-    args.splits = 1;
-    args.ktiles_per_split = ceil_div(pr.k, 32);
-    args.batch0 = 0;
-    args.a = pr.a;
-    args.b = pr.b;
-    args.epi = pr.epi;
     cudaError_t err = cudaSuccess;
-#ifdef F1_HAVE_WGMMA
-    WgDevice* d = wg_device(&err);
-    if (d == nullptr) return err;
-    if (!d->ok) return cudaSuccess;
-    if (mode == 1) {
-        // Half a wave of tiles at least, and a reduction worth the pipeline.
-        int sms = 0;
-        F1_TRY(sm_count(&sms));
-        if (pr.k < 64 || 2 * tiles * pr.batch < sms) return cudaSuccess;
-    }
+    const int bn = pr.n <= 64 ? 64 : pr.n <= 128 ? 128 : 256;
+    if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, 128, bn, &err)) return err;
     *done = true;
-    const int id = id64 + (bn == 64 ? 0 : bn == 128 ? 1 : 2);
-    for (int b0 = 0; err == cudaSuccess && b0 < pr.batch; b0 += 65535) {
-        const int nb = pr.batch - b0 < 65535 ? pr.batch - b0 : 65535;
-        args.batch0 = b0;
-        void* params[1] = {&args};
-        const CUresult r = wg_state().launch(d->fn[id], (unsigned)tiles, 1, (unsigned)nb, 256, 1, 1,
-                                             wg_kernel(id).smem, (CUstream)st, params, nullptr);
-        err = r != CUDA_SUCCESS ? (cudaError_t)r : cudaGetLastError();
-    }
-    return err;
-#elif defined(F1_EMULATE)
-    (void)id64;
-    if (mode != 2) return cudaSuccess;
-    *done = true;
-    for (int b0 = 0; b0 < pr.batch; b0 += 65535) {
-        const int nb = pr.batch - b0 < 65535 ? pr.batch - b0 : 65535;
-        args.batch0 = b0;
-        const dim3 grid((unsigned)tiles, 1, (unsigned)nb);
-        if (bn == 64)
-            F1_LAUNCH((wg_rs_emu_kernel<64, ASrc, BSrc, Epi>), grid, 256, WgRsCfg<64>::smem_bytes<ASrc::kFastK>(), st,
-                      args);
-        else if (bn == 128)
-            F1_LAUNCH((wg_rs_emu_kernel<128, ASrc, BSrc, Epi>), grid, 256, WgRsCfg<128>::smem_bytes<ASrc::kFastK>(),
-                      st, args);
-        else
-            F1_LAUNCH((wg_rs_emu_kernel<256, ASrc, BSrc, Epi>), grid, 256, WgRsCfg<256>::smem_bytes<ASrc::kFastK>(),
-                      st, args);
-    }
-    return cudaGetLastError();
-#else
-    (void)st;
-    (void)id64;
-    (void)args;
-    return err;
-#endif
+    const auto args = wg_gemm_args(pr.m, pr.n, pr.k, 128, bn, pr.a, pr.b, pr.epi);
+    const long long tiles = (long long)args.tiles_m * args.tiles_n;
+    if (bn == 64) return wg_launch(st, id64, F1_WG_EMU(wg_rs_emu_kernel<64, ASrc, BSrc, Epi>), args, tiles, pr.batch);
+    if (bn == 128)
+        return wg_launch(st, id64 + 1, F1_WG_EMU(wg_rs_emu_kernel<128, ASrc, BSrc, Epi>), args, tiles, pr.batch);
+    return wg_launch(st, id64 + 2, F1_WG_EMU(wg_rs_emu_kernel<256, ASrc, BSrc, Epi>), args, tiles, pr.batch);
 }
 
 }  // namespace f1

@@ -6,6 +6,9 @@
 //
 //   f1_wg_gemm_tn            C = alpha * A B^T + beta * C, A [m][k] and B [n][k]
 //                            (both K-major; batched by strides)
+//   f1_wg_gemm_nn            C^T = op(B)^T op(A)^T for C = A B with B [k][n]: op(B)^T
+//                            in registers, A [m][k] in shared memory, C stored transposed
+//   f1_wg_gemm_tt            C = op(A) B^T with op(A) M-major (A [k][m], in registers)
 //   f1_wg_conv_fwd_n<BN>     the forward convolution (conv.cu), BN = 64, 128, 256
 //   f1_wg_conv_dgrad_n<BN>   the backward-data convolution, one class of pixels
 //                            per batch index
@@ -25,6 +28,8 @@ extern "C" __global__ void __launch_bounds__(WgCfg::kThreads, 1)
         wg_rs_body<BN>(p);                                                                      \
     }
 
+F1_WG_RS(f1_wg_gemm_nn, 256, DenseSrc<false>, DenseSrc<true>, GemmEpiT)
+F1_WG_RS(f1_wg_gemm_tt, 256, DenseSrc<false>, DenseSrc<true>, GemmEpi)
 F1_WG_RS(f1_wg_conv_fwd_n64, 64, XPatchSrc, DenseSrc<true>, NchwEpi)
 F1_WG_RS(f1_wg_conv_fwd_n128, 128, XPatchSrc, DenseSrc<true>, NchwEpi)
 F1_WG_RS(f1_wg_conv_fwd_n256, 256, XPatchSrc, DenseSrc<true>, NchwEpi)

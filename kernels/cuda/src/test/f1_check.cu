@@ -721,12 +721,17 @@ void bench_rest(Rng& rng) {
             w.up(rng.vec(w.n));
             y.up(rng.vec(y.n));
             const double flop = 2.0 * c.n * c.k * a.p * a.q * c.c * 9;
-            const float f = time_ms([&] { hal_conv2d_fwd(nullptr, x.p(), w.p(), y.p(), &a); }, 5);
-            const float bd = time_ms([&] { hal_conv2d_bwd_data(nullptr, y.p(), w.p(), x.p(), &a); }, 5);
-            const float bf = time_ms([&] { hal_conv2d_bwd_filter(nullptr, x.p(), y.p(), w.p(), &a); }, 5);
-            printf("TIME conv 256x128x16x16 k=128 3x3 %s: fwd %.3f ms (%.1f TF/s), bwd_data %.3f ms (%.1f), "
-                   "bwd_filter %.3f ms (%.1f)\n",
-                   tf32 ? "tf32" : "fp32", f, flop / f / 1e9, bd, flop / bd / 1e9, bf, flop / bf / 1e9);
+            for (int eng = tf32 ? 0 : 1; eng < 2; ++eng) {
+                if (eng == 0) setenv("HAL_WGMMA", "0", 1);
+                const float f = time_ms([&] { hal_conv2d_fwd(nullptr, x.p(), w.p(), y.p(), &a); }, 5);
+                const float bd = time_ms([&] { hal_conv2d_bwd_data(nullptr, y.p(), w.p(), x.p(), &a); }, 5);
+                const float bf = time_ms([&] { hal_conv2d_bwd_filter(nullptr, x.p(), y.p(), w.p(), &a); }, 5);
+                unsetenv("HAL_WGMMA");
+                printf("TIME conv 256x128x16x16 k=128 3x3 %s %s: fwd %.3f ms (%.1f TF/s), bwd_data %.3f ms (%.1f), "
+                       "bwd_filter %.3f ms (%.1f)\n",
+                       tf32 ? "tf32" : "fp32", !tf32 ? "simt" : eng == 0 ? "mma.sync" : "default", f, flop / f / 1e9,
+                       bd, flop / bd / 1e9, bf, flop / bf / 1e9);
+            }
         }
     }
     {  // MoCo: 2N = 512 anchors (with hallucinated rows), 256 keys, queue 65536, 128-d
