@@ -112,7 +112,7 @@ run() {
 
 	if [ -n "$f1pid" ]; then
 		if wait "$f1pid" && [ -x "$GPU/f1_check" ]; then
-			step f1_check 40 "$GPU/f1_check"
+			step f1_check 120 "$GPU/f1_check"
 		else
 			echo "f1_check: FAIL (build, see f1_build.log)" | tee -a "$RES/summary.txt"
 			tail -n 20 "$RES/f1_build.log"

@@ -64,7 +64,7 @@ extern "C" int hal_conv2d_fwd(void* stream, const float* x, const float* w, floa
     pr.epi.dpix = FastDiv(g.PQ);
     if (a->tf32) {
         bool done = false;
-        const cudaError_t err = wg_try_rs((cudaStream_t)stream, pr, WG_FWD_N64, &done);
+        const cudaError_t err = wg_try_rs((cudaStream_t)stream, pr, WG_FWD_N64, 1, &done);
         if (done || err != cudaSuccess) return (int)err;
     }
     return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);
@@ -90,7 +90,9 @@ extern "C" int hal_conv2d_bwd_data(void* stream, const float* dy, const float* w
     pr.epi.m = pr.m;
     if (a->tf32) {
         bool done = false;
-        const cudaError_t err = wg_try_rs((cudaStream_t)stream, pr, WG_DGRAD_N64, &done);
+        // On an H100 the wgmma kernels were 1.5x faster than mma.sync for
+        // 128 to 512 channels and up to 10 % slower for 64.
+        const cudaError_t err = wg_try_rs((cudaStream_t)stream, pr, WG_DGRAD_N64, 65, &done);
         if (done || err != cudaSuccess) return (int)err;
     }
     return (int)run_gemm((cudaStream_t)stream, a->tf32 != 0, pr);

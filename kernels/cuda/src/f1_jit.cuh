@@ -375,10 +375,13 @@ cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSr
 // is id64, when they are loaded and the product suits them (or
 // HAL_WGMMA=force), setting *done; otherwise *done stays false and the
 // caller runs the mma.sync engine.
+// min_n is the smallest n the automatic mode takes (where the mma.sync
+// engine measured faster below it).
 template <class ASrc, class BSrc, class Epi>
-cudaError_t wg_try_rs(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int id64, bool* done) {
+cudaError_t wg_try_rs(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int id64, int min_n, bool* done) {
     *done = false;
     cudaError_t err = cudaSuccess;
+    if (pr.n < min_n && wg_mode() != 2) return cudaSuccess;
     const int bn = pr.n <= 64 ? 64 : pr.n <= 128 ? 128 : 256;
     if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, 128, bn, &err)) return err;
     *done = true;
