@@ -8,6 +8,13 @@
 // allocator. Methods of kernels.Backend cannot return errors: the first
 // device error is recorded with the kernel's name and shapes and returned by
 // Sync. A Backend is not safe for concurrent use.
+//
+// On Hopper GPUs (compute capability 9.0) the large TF32 GEMMs and the
+// forward and backward-data convolutions run on warpgroup (wgmma) kernels
+// that the driver compiles from PTX embedded in the library, once per
+// process; elsewhere, and with the environment variable HAL_WGMMA=0, they
+// run on the mma.sync kernels. HAL_WGMMA=force uses the wgmma kernels for
+// every size.
 package cuda
 
 import (
@@ -29,7 +36,8 @@ type Options struct {
 	Device int
 	// FP32 turns TF32 tensor-core arithmetic off for GEMM, convolution and
 	// the Hallucinator's MLP, so that they multiply in full float32 (TF32,
-	// the default, rounds the inputs of each product to 10 mantissa bits).
+	// the default, rounds the inputs of each product to 10 mantissa bits;
+	// the wgmma kernels truncate their shared-memory operand instead).
 	FP32 bool
 }
 
