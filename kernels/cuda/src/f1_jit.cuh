@@ -44,8 +44,18 @@ inline int wg_mode() {
 }
 
 // The kernels of the module (ptx/wgmma.cu) and the shared memory each needs.
-enum WgKernelId { WG_GEMM_TN = 0, WG_GEMM_NN, WG_GEMM_TT, WG_FWD_N64, WG_FWD_N128, WG_FWD_N256, WG_DGRAD_N64, WG_DGRAD_N128, WG_DGRAD_N256,
-                  WG_KERNELS };
+enum WgKernelId {
+    WG_GEMM_TN = 0,
+    WG_GEMM_NN,
+    WG_GEMM_TT,
+    WG_FWD_N64,
+    WG_FWD_N128,
+    WG_FWD_N256,
+    WG_DGRAD_N64,
+    WG_DGRAD_N128,
+    WG_DGRAD_N256,
+    WG_KERNELS
+};
 struct WgKernelInfo {
     const char* name;
     int smem;
@@ -81,10 +91,12 @@ struct WgState {
     typedef CUresult (*AttrFn)(CUfunction, CUfunction_attribute, int);
     typedef CUresult (*LaunchFn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                                  CUstream, void**, void**);
+    std::once_flag driver_once;  // the entry points below, looked up once
     LoadFn load = nullptr;
     GetFn get = nullptr;
     AttrFn attr = nullptr;
     LaunchFn launch = nullptr;
+    char driver_why[256] = "";
     WgDevice dev[kMaxDevices];
 };
 
@@ -110,17 +122,21 @@ inline void wg_init(int dev) {
         snprintf(d.why, sizeof d.why, "mma.sync (compute capability %d.%d; wgmma needs 9.0)", major, minor);
         return;
     }
-    void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (h == nullptr) {
-        snprintf(d.why, sizeof d.why, "mma.sync (dlopen libcuda.so.1: %s)", dlerror());
-        return;
-    }
-    s.load = (WgState::LoadFn)dlsym(h, "cuModuleLoadDataEx");
-    s.get = (WgState::GetFn)dlsym(h, "cuModuleGetFunction");
-    s.attr = (WgState::AttrFn)dlsym(h, "cuFuncSetAttribute");
-    s.launch = (WgState::LaunchFn)dlsym(h, "cuLaunchKernel");
-    if (!s.load || !s.get || !s.attr || !s.launch) {
-        snprintf(d.why, sizeof d.why, "mma.sync (libcuda.so.1 lacks the module entry points)");
+    std::call_once(s.driver_once, [&s] {
+        void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (h == nullptr) {
+            snprintf(s.driver_why, sizeof s.driver_why, "dlopen libcuda.so.1: %s", dlerror());
+            return;
+        }
+        s.load = (WgState::LoadFn)dlsym(h, "cuModuleLoadDataEx");
+        s.get = (WgState::GetFn)dlsym(h, "cuModuleGetFunction");
+        s.attr = (WgState::AttrFn)dlsym(h, "cuFuncSetAttribute");
+        s.launch = (WgState::LaunchFn)dlsym(h, "cuLaunchKernel");
+        if (!s.load || !s.get || !s.attr || !s.launch)
+            snprintf(s.driver_why, sizeof s.driver_why, "libcuda.so.1 lacks the module entry points");
+    });
+    if (s.driver_why[0] != 0) {
+        snprintf(d.why, sizeof d.why, "mma.sync (%.250s)", s.driver_why);
         return;
     }
     // The runtime's primary context of dev becomes current: the module is
@@ -130,15 +146,14 @@ inline void wg_init(int dev) {
         snprintf(d.why, sizeof d.why, "mma.sync (no context on device %d)", dev);
         return;
     }
-    static char log[8192];  // guarded: wg_init runs under call_once, one device at a time per flag
-    log[0] = 0;
+    char log[8192] = "";
     CUjit_option opts[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
     void* vals[2] = {log, (void*)(uintptr_t)sizeof log};
     CUmodule mod = nullptr;
     const CUresult r = s.load(&mod, f1_wgmma_ptx, 2, opts, vals);
     if (r != CUDA_SUCCESS) {
-        snprintf(d.why, sizeof d.why, "mma.sync (the driver did not compile the sm_90a module: CUresult %d: %.900s)",
-                 (int)r, log);
+        snprintf(d.why, sizeof d.why,
+                 "mma.sync (the driver did not compile the sm_90a module: CUresult %d: %.900s)", (int)r, log);
         return;
     }
     for (int i = 0; i < WG_KERNELS; ++i) {
@@ -188,8 +203,8 @@ inline void wg_engine(char* buf, int len) {
 // transpose_kernel writes dst[b][c][r] = src[b][r][c] for r < rows,
 // c < cols: 32 x 32 tiles through shared memory, blocks of 32 x 8 threads,
 // grid (cols/32, rows/32, batch).
-static __global__ void transpose_kernel(const float* __restrict__ src, long long lds, long long ss, int rows, int cols,
-                                 float* __restrict__ dst, long long ldd, long long sd, int b0) {
+static __global__ void transpose_kernel(const float* __restrict__ src, long long lds, long long ss, int rows,
+                                        int cols, float* __restrict__ dst, long long ldd, long long sd, int b0) {
     __shared__ float t[32][33];
     const long long b = b0 + (long long)blockIdx.z;
     const int r0 = blockIdx.y * 32, c0 = blockIdx.x * 32, tx = threadIdx.x;
@@ -328,12 +343,15 @@ cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSr
         if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, WgCfg::BM, WgCfg::BN, &err)) return err;
         *done = true;
         const auto args = wg_gemm_args(pr.m, pr.n, pr.k, WgCfg::BM, WgCfg::BN, pr.a, pr.b, pr.epi);
-        return wg_launch(st, WG_GEMM_TN, F1_WG_EMU(wg_emu_kernel), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+        const long long tiles = (long long)args.tiles_m * args.tiles_n;
+        return wg_launch(st, WG_GEMM_TN, F1_WG_EMU(wg_emu_kernel), args, tiles, pr.batch);
     } else if constexpr (!AK && BK) {
         if (!wg_ready(pr.m, pr.n, pr.k, pr.batch, 128, 256, &err)) return err;
         *done = true;
         const auto args = wg_gemm_args(pr.m, pr.n, pr.k, 128, 256, pr.a, pr.b, pr.epi);
-        return wg_launch(st, WG_GEMM_TT, F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpi>), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+        const long long tiles = (long long)args.tiles_m * args.tiles_n;
+        return wg_launch(st, WG_GEMM_TT, F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpi>),
+                         args, tiles, pr.batch);
     } else {
         // C^T [n][m] = op(B)^T op(A)^T: rows n (op(B)^T, N-major, in
         // registers), columns m (op(A), K-major, in shared memory).
@@ -360,8 +378,11 @@ cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSr
         epi.alpha = pr.epi.alpha;
         epi.beta = pr.epi.beta;
         const auto args = wg_gemm_args(pr.n, pr.m, pr.k, 128, 256, pr.b, a, epi);
+        const long long tiles = (long long)args.tiles_m * args.tiles_n;
         if (err == cudaSuccess)
-            err = wg_launch(st, WG_GEMM_NN, F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpiT>), args, (long long)args.tiles_m * args.tiles_n, pr.batch);
+            err = wg_launch(st, WG_GEMM_NN,
+                            F1_WG_EMU(wg_rs_emu_kernel<256, DenseSrc<false>, DenseSrc<true>, GemmEpiT>), args, tiles,
+                            pr.batch);
         if (ws != nullptr) {
             const cudaError_t ferr = cudaFreeAsync(ws, st);
             if (err == cudaSuccess) err = ferr;
