@@ -89,8 +89,11 @@ func TestPresets(t *testing.T) {
 				tc.args, tc.gpu, o.Width, o.Epochs, o.Temperature, tc.width, tc.epochs, tc.temperature)
 		}
 		scale, jitter := 0.9, 0.6
-		if tc.gpu {
+		switch {
+		case tc.gpu:
 			scale, jitter = 0.2, 0.4
+		case tc.args[1] == "simsiam":
+			scale, jitter = 0.5, 0.8
 		}
 		if o.MinScale != scale || o.Jitter != jitter {
 			t.Errorf("%v (gpu %v): crops from %v, jitter %v; want %v, %v", tc.args, tc.gpu, o.MinScale, o.Jitter, scale, jitter)
