@@ -13,6 +13,8 @@
 //                A(k,kk) = dy[n, k, p, q]     B(kk,crs) = x[n, c, p*sh-ph+r, q*sw-pw+s]
 //                (the long reduction is split across blocks and summed in a fixed
 //                order, so dw is deterministic)
+// On Hopper the TF32 forward and backward-data products run on the wgmma
+// engine's register-A kernels (f1_wgmma.cuh, f1_jit.cuh) where they suit it.
 // Index decoding: each loader thread decodes its fixed index once per tile
 // (FastDiv) and walks the other with a cursor (Cur3); every index fits in
 // int (checked).

@@ -1,9 +1,9 @@
 // f1_jit.cuh: the run-time side of the sm_90a PTX module (ptx/wgmma.cu,
 // f1_wgmma.cuh). On a device of compute capability 9.0 the first TF32
-// hal_gemm asks the driver (libcuda, opened with dlopen: the library links
-// only the static CUDA runtime) to compile the module embedded at build time,
-// once per device, and launches its kernels by name with cuLaunchKernel on
-// the caller's stream. Anywhere else (other GPUs, a driver that cannot
+// hal_gemm or convolution asks the driver (libcuda, opened with dlopen: the
+// library links only the static CUDA runtime) to compile the module
+// embedded at build time, once per device, and launches its kernels by name
+// with cuLaunchKernel on the caller's stream. Anywhere else (other GPUs, a driver that cannot
 // compile the module, a library built without it, the CPU emulator) the
 // mma.sync engine of f1_gemm.cuh runs instead; hal_gemm_engine says which
 // and why.
@@ -11,7 +11,7 @@
 // The environment variable HAL_WGMMA chooses: "0" never, "force" for every
 // TF32 product where the module is loaded (the tests use it on small
 // shapes), anything else (or unset) for products large enough to fill the
-// device with 128 x 256 tiles.
+// device with its tiles (wg_ready).
 #ifndef F1_JIT_CUH
 #define F1_JIT_CUH
 

@@ -1,27 +1,31 @@
-// f1_wgmma.cuh: the Hopper (sm_90a) TF32 GEMM main loop on warpgroup
-// tensor-core instructions (wgmma.mma_async), for the dense products of
-// hal_gemm.
+// f1_wgmma.cuh: the Hopper (sm_90a) TF32 main loops on warpgroup
+// tensor-core instructions (wgmma.mma_async), for the large products of
+// hal_gemm and the forward and backward-data convolutions.
 //
 // This file is compiled only into the PTX module of src/ptx (see
 // scripts/build-kernels.sh): the toolkit that builds the library emits the
 // PTX, and the driver compiles it for the GPU at run time (f1_jit.cuh), so
 // that one library carries both the sm_80/sm_90 mma.sync engine of
-// f1_gemm.cuh and this one.
+// f1_gemm.cuh and this one. (The CPU emulator runs it too, with the
+// instructions emulated below.)
 //
-// Block tile 128 x 256 x 32, 256 threads = two warpgroups, each computing
-// 64 x 256 with m64n256k8 instructions whose operands both come from shared
-// memory, K-major, in the 128-byte swizzled layout: a row of the tile is the
-// 32 k values of one m (or n), 128 bytes, and its 16-byte chunk c is stored
-// at chunk c ^ (row % 8), so that 8 rows form one 1024-byte swizzle atom.
-// Both operands are read K-major (A[m][k], B[n][k]), 16 bytes at a time, as
-// the TF32 instructions take no other layout; f1_jit.cuh transposes an M- or
-// N-major operand (B of a plain product) into a K-major copy first.
-// A 4-stage cp.async pipeline keeps two tiles in flight while one batch of
-// wgmma runs and the previous one may still be finishing.
+// Both loops use 256 threads = two warpgroups, each computing 64 rows of
+// the block tile, and a 4-stage cp.async pipeline that keeps two tiles in
+// flight while one batch of wgmma runs and the previous one may still be
+// finishing. The shared-memory operands of the TF32 instructions must be
+// K-major: rows of 32 k values (128 bytes) in the 128-byte swizzled layout,
+// 16-byte chunk c of row r stored at chunk c ^ (r % 8), so that 8 rows form
+// one 1024-byte swizzle atom (Smem<..., SW128>).
+//   - wg_gemm_body (SS): 128 x 256 x 32 tiles, both operands in shared
+//     memory, read K-major from global memory 16 bytes at a time (A·B^T).
+//   - wg_rs_body (RS): 128 x BN x 32 tiles (BN = 64, 128, 256), A read by
+//     the threads into registers from the mma.sync engine's padded tiles, so
+//     from any source (M-major matrices, the convolutions' gathers), B in
+//     SW128 through the engine's loaders.
 //
-// TF32 here means what the tensor cores do with FP32 bits: the low 13
-// mantissa bits of each operand are ignored (truncation), where the
-// mma.sync engine rounds to nearest.
+// TF32: the tensor cores ignore the low 13 mantissa bits of an operand they
+// read from shared memory (truncation); the register operand of the RS loop
+// is rounded to nearest first, as the mma.sync engine rounds both.
 #ifndef F1_WGMMA_CUH
 #define F1_WGMMA_CUH
 
@@ -29,6 +33,7 @@
 
 namespace f1 {
 
+// WgCfg is the SS configuration (wg_gemm_body).
 struct WgCfg {
     static constexpr int BM = 128, BN = 256, BK = 32, STAGES = 4, kThreads = 256;
     static constexpr int kAFloats = BM * BK, kBFloats = BN * BK;
@@ -260,10 +265,9 @@ inline void wgmma_rs(float (&d)[N / 2], const unsigned (&a)[4], uint64_t db) {
 
 #if (defined(__CUDACC__) && !defined(F1_EMULATE)) || defined(F1_EMULATE)
 
-// wg_load issues the copies of one R x 32 tile of a K-major operand src,
-// corner (mn0, k0), into the swizzled tile s, 16 bytes at a time; elements
-// outside [0, mn_ext) x [0, k_ext) become 0. (M- or N-major operands are
-// transposed into K-major copies before the product: f1_jit.cuh.)
+// wg_load issues the copies of one R x 32 tile of a K-major dense operand
+// src, corner (mn0, k0), into the swizzled tile s, 16 bytes at a time;
+// elements outside [0, mn_ext) x [0, k_ext) become 0.
 template <int R, int T, class Src>
 __device__ __forceinline__ void wg_load(float* s, const Src& src, int mn0, int k0, int mn_ext, int k_ext, int tid) {
     static_assert(Src::kFastK, "f1: the wgmma engine reads K-major operands");
@@ -294,7 +298,7 @@ __device__ __forceinline__ void wg_load(float* s, const Src& src, int mn0, int k
     }
 }
 
-// wg_gemm_kernel computes one 128 x 256 output tile per block (grid x over
+// wg_gemm_body computes one 128 x 256 output tile per block (grid x over
 // the tiles in raster order, z over the batch) and hands the results to the
 // epilogue in pairs, as tf32_gemm_kernel does. splits must be 1.
 template <class ASrc, class BSrc, class Epi>
