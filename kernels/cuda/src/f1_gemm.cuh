@@ -48,7 +48,7 @@ struct Smem {
     static_assert(LAYOUT != SW128 || BK == 32, "f1: SW128 tiles are 32 wide");
     static constexpr int kLd = LAYOUT == KMAJ ? BK + 8 : LAYOUT == MNMAJ ? MN + 4 : 32;
     static constexpr int kFloats = LAYOUT == KMAJ ? MN * kLd : LAYOUT == MNMAJ ? BK * kLd : MN * 32;
-    __host__ __device__ __forceinline__ static int at(int mn, int k) {
+    __device__ __forceinline__ static int at(int mn, int k) {
         return LAYOUT == KMAJ    ? mn * kLd + k
                : LAYOUT == MNMAJ ? k * kLd + mn
                                  : mn * 32 + ((((k >> 2) ^ (mn & 7)) << 2) | (k & 3));
@@ -254,20 +254,13 @@ struct GemmEpi {
 };
 
 // GemmEpiT is GemmEpi for a product computed transposed: result (r, col)
-// goes to C[col][r] (C [m = the product's n, ldc], n = the product's m).
-struct GemmEpiT {
-    float* c;
-    long long ldc, stride;
-    int m, n;  // the product's rows and columns (C is n x m)
-    float alpha, beta;
-
+// goes to C[col][r]; m and n are the product's rows and columns (C is
+// n x m, ldc apart).
+struct GemmEpiT : GemmEpi {
     __device__ __forceinline__ GemmEpiT bind(int b, int) const {
         GemmEpiT e = *this;
         e.c += (long long)b * stride;
         return e;
-    }
-    __device__ __forceinline__ void put(float* d, float v) const {
-        *d = beta == 0.f ? alpha * v : fmaf(alpha, v, beta * *d);
     }
     __device__ __forceinline__ void store2(int r, int col, float v0, float v1) const {
         if (r >= m) return;

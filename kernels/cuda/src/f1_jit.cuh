@@ -370,13 +370,9 @@ cudaError_t wg_try_gemm(cudaStream_t st, const GemmProblem<DenseSrc<AK>, DenseSr
         }
         *done = true;
         GemmEpiT epi;
-        epi.c = pr.epi.c;
-        epi.ldc = pr.epi.ldc;
-        epi.stride = pr.epi.stride;
+        static_cast<GemmEpi&>(epi) = pr.epi;
         epi.m = pr.n;
         epi.n = pr.m;
-        epi.alpha = pr.epi.alpha;
-        epi.beta = pr.epi.beta;
         const auto args = wg_gemm_args(pr.n, pr.m, pr.k, 128, 256, pr.b, a, epi);
         const long long tiles = (long long)args.tiles_m * args.tiles_n;
         if (err == cudaSuccess)

@@ -1,10 +1,10 @@
 // gemm.cu: hal_gemm, the batched row-major GEMM
 //   C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]   (beta == 0: C not read)
 // on the engine of f1_gemm.cuh: TF32 tensor cores (mma.sync) when args->tf32,
-// exact FP32 otherwise; large TF32 products on Hopper run on the wgmma engine
-// of f1_wgmma.cuh instead (f1_jit.cuh). Transposes are absorbed by the shared-memory loaders:
-// op(A) [m, k] is A [m, lda] (k contiguous) or A^T with A [k, lda]; op(B)
-// [k, n] is B [k, ldb] or B^T with B [n, ldb].
+// exact FP32 otherwise; large TF32 products on Hopper run on the wgmma
+// engine of f1_wgmma.cuh instead (f1_jit.cuh). Transposes are absorbed by the
+// shared-memory loaders: op(A) [m, k] is A [m, lda] (k contiguous) or A^T
+// with A [k, lda]; op(B) [k, n] is B [k, ldb] or B^T with B [n, ldb].
 #include "f1_gemm.cuh"
 #include "f1_jit.cuh"
 #include "hal.h"
