@@ -16,6 +16,7 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-framework", "byol"},
 		{"-device", "tpu"},
+		{"-preset", "tpu"},
 		{"-batch", "1"},
 		{"-depth", "50"},
 		{"-momentum", "1.5"},
@@ -77,6 +78,8 @@ func TestPresets(t *testing.T) {
 		{args: []string{"-framework", "mocov1"}, gpu: true, width: 64, epochs: 500, temperature: 0},
 		{args: []string{"-framework", "simsiam"}, width: 8, epochs: 6, temperature: 0},
 		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16", "-epochs", "3"}, width: 16, epochs: 3, temperature: 0.5},
+		{args: []string{"-framework", "mocov2", "-preset", "cpu"}, gpu: true, width: 8, epochs: 8, temperature: 0.1},
+		{args: []string{"-framework", "simclr", "-preset", "gpu"}, width: 64, epochs: 500, temperature: 0},
 	} {
 		var stderr bytes.Buffer
 		o, err := parseFlags(tc.args, &stderr)
@@ -90,7 +93,7 @@ func TestPresets(t *testing.T) {
 		}
 		scale, jitter := 0.9, 0.6
 		switch {
-		case tc.gpu:
+		case o.Width == 64: // the paper's protocol
 			scale, jitter = 0.2, 0.4
 		case tc.args[1] == "simsiam":
 			scale, jitter = 0.5, 0.8

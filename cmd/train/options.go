@@ -43,6 +43,7 @@ type options struct {
 	Depth       int     `json:"depth"`
 	Stem        string  `json:"stem"` // auto, cifar, cifar-pool, imagenet
 	Device      string  `json:"device"`
+	Preset      string  `json:"preset"` // auto, cpu, gpu
 	Seed        uint64  `json:"seed"`
 	Workers     int     `json:"workers"`
 	Out         string  `json:"out"`
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
 	fs.StringVar(&o.Stem, "stem", "auto", "ResNet stem: cifar (3x3 stride 1), cifar-pool (cifar and a 2x2 max pool), imagenet (7x7 stride 2 and a max pool), or auto (imagenet above 64 pixels, else the preset's)")
 	fs.StringVar(&o.Device, "device", "auto", "auto, cpu, cuda or ref")
+	fs.StringVar(&o.Preset, "preset", "auto", "sizes of the flags left at 0: cpu (the ~10-minute run), gpu (the paper's protocol) or auto (the device's)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of initialisation, data order and augmentation")
 	fs.IntVar(&o.Workers, "workers", 0, "augmentation workers (0: number of CPUs)")
 	fs.StringVar(&o.Out, "out", "", "output directory (default runs/<framework>-<time>)")
@@ -130,6 +132,11 @@ func (o *options) check() error {
 	case "auto", "cpu", "cuda", "ref":
 	default:
 		bad("-device %q: want auto, cpu, cuda or ref", o.Device)
+	}
+	switch o.Preset {
+	case "", "auto", "cpu", "gpu":
+	default:
+		bad("-preset %q: want auto, cpu or gpu", o.Preset)
 	}
 	if o.Epochs < 0 || o.TestSubset < 0 || o.Batch < 0 || o.Width < 0 || o.Queue < 0 || o.ProbeEpochs < 0 || o.MaxSteps < 0 || o.Workers < 0 {
 		bad("sizes must not be negative")
@@ -188,8 +195,15 @@ func cpuAugment(framework string) (minScale, jitter float64) {
 	return 0.9, 0.6
 }
 
-// applyPreset fills sizes left at zero: gpu selects the paper's protocol.
+// applyPreset fills sizes left at zero: the paper's protocol with -preset
+// gpu, or with -preset auto on a CUDA device (gpu), else the CPU run.
 func (o *options) applyPreset(gpu bool) {
+	switch o.Preset {
+	case "cpu":
+		gpu = false
+	case "gpu":
+		gpu = true
+	}
 	set := func(p *int, v int) {
 		if *p == 0 {
 			*p = v
