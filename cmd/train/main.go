@@ -205,14 +205,6 @@ func resumeOptions(cur *options) (*options, error) {
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
 	}
-	if o.AnchorCrop == "auto" {
-		// Runs that predate the presets' choice had it with the
-		// Hallucinator.
-		o.AnchorCrop = "off"
-		if o.Hallucinate {
-			o.AnchorCrop = "on"
-		}
-	}
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
 	return o, nil
@@ -332,7 +324,7 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	scale := [2]float64{o.MinScale, 1}
 	plain := data.ViewWithJitter(data.NewRandomResizedCrop(size, scale), size, s.norm, blur, o.Jitter)
 	anchor := data.Transform(plain)
-	if o.AnchorCrop == "on" {
+	if o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate) {
 		lo, hi, a := anchorBox(s.name)
 		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur, o.Jitter)
 	}

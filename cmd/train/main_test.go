@@ -98,9 +98,6 @@ func TestPresets(t *testing.T) {
 		case tc.args[1] == "simsiam":
 			scale, jitter = 0.5, 0.8
 		}
-		if anchor := map[bool]string{true: "on", false: "off"}[o.Width == 64]; o.AnchorCrop != anchor {
-			t.Errorf("%v (gpu %v): anchor crop %q, want %q", tc.args, tc.gpu, o.AnchorCrop, anchor)
-		}
 		if o.MinScale != scale || o.Jitter != jitter {
 			t.Errorf("%v (gpu %v): crops from %v, jitter %v; want %v, %v", tc.args, tc.gpu, o.MinScale, o.Jitter, scale, jitter)
 		}

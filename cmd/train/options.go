@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.Framework, "framework", "simclr", "simclr, mocov1, mocov2 or simsiam")
 	fs.BoolVar(&o.Hallucinate, "hallucinate", true, "switch the Hallucinator on")
 	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator)")
-	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator in the paper's protocol, off in the CPU preset), on, off")
+	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator), on, off")
 	fs.Float64Var(&o.Jitter, "color-jitter", -1, "ColorJitter strength of the pre-training views: brightness, contrast and saturation, a quarter of it for hue (0: none; -1: preset, the paper's 0.4 on a GPU, on a CPU 0.6, 0.8 for SimSiam)")
 	fs.Float64Var(&o.MinScale, "min-scale", 0, "smallest crop area of RandomResizedCrop, as a fraction of the image (0: preset; the paper's is 0.2)")
 	fs.StringVar(&o.Dataset, "dataset", "fashion-mnist", "fashion-mnist, mnist, cifar10, cifar100, stl10, tiny-imagenet or folder")
@@ -230,12 +230,6 @@ func (o *options) applyPreset(gpu bool) {
 		if o.Jitter < 0 {
 			o.Jitter = 0.4
 		}
-		if o.AnchorCrop == "auto" {
-			o.AnchorCrop = "off"
-			if o.Hallucinate {
-				o.AnchorCrop = "on"
-			}
-		}
 	} else {
 		// About ten minutes on two cores: a width-8 ResNet-18, batch 64,
 		// as many epochs as fit (a MoCo step trains one encoder, SimCLR
@@ -252,14 +246,6 @@ func (o *options) applyPreset(gpu bool) {
 		}
 		if o.Jitter < 0 {
 			o.Jitter = jitter
-		}
-		if o.AnchorCrop == "auto" {
-			// The anchor crop pushes nearly whole-image windows into
-			// the corners the box allows; at this budget MoCo v2 with
-			// the Hallucinator scored 82.38 and 80.37 % kNN with it
-			// (two seeds) and 84.62 and 84.56 % without it, SimCLR
-			// 83.55 and 83.63 %.
-			o.AnchorCrop = "off"
 		}
 		set(&o.ProbeEpochs, 30)
 		set(&o.Queue, 4096)
