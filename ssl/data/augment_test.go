@@ -277,6 +277,38 @@ func TestAnchorCropPlacement(t *testing.T) {
 	}
 }
 
+// TestAnchorCropSymmetric checks that nearly whole-image windows, which fit
+// at only a few starts, reach both ends of them alike: the mean start is
+// the middle of the range, for each Beta parameter.
+func TestAnchorCropSymmetric(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	for _, alpha := range []float64{0.1, 0.6, 1, 4} {
+		crop := NewAnchorResizedCrop(28, [2]float64{0.8, 1}, 0.25, 0.75, alpha)
+		const n = 20000
+		var off float64
+		var ends [2]int
+		for range n {
+			top, left, ch, cw := crop.Params(28, 28, r)
+			checkWindow(t, 28, 28, top, left, ch, cw, crop.Scale, crop.Ratio)
+			for _, p := range [][2]int{{top, 28 - ch}, {left, 28 - cw}} {
+				off += float64(p[0]) - float64(p[1])/2
+				if p[1] > 0 && p[0] == 0 {
+					ends[0]++
+				}
+				if p[1] > 0 && p[0] == p[1] {
+					ends[1]++
+				}
+			}
+		}
+		if mean := off / (2 * n); math.Abs(mean) > 0.05 {
+			t.Errorf("alpha %g: starts %.3f pixels off the middle of their range on average, want 0", alpha, mean)
+		}
+		if lo, hi := float64(ends[0]), float64(ends[1]); lo < 0.9*hi || hi < 0.9*lo {
+			t.Errorf("alpha %g: %d windows at the near end, %d at the far end; want about as many", alpha, ends[0], ends[1])
+		}
+	}
+}
+
 func TestFlip(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
 	for _, w := range []int{1, 2, 7, 8} {

@@ -86,13 +86,15 @@ func (t AnchorResizedCrop) Params(h, w int, rng *rand.Rand) (top, left, ch, cw i
 }
 
 // place returns the start of a window of size n along a side of size side:
-// the window's start ranges over the starts whose centre lies in the box,
-// clamped to the image, and the position in that range is Beta distributed.
+// the window's centre is drawn in the box, Beta distributed along it, as a
+// real position; the start is the nearest pixel, clamped to the image. (Both
+// ends of the range are reached alike: drawing among integer starts and
+// truncating would never reach the far end, a bias towards the top left
+// that is large when only a few starts fit, as for nearly whole-image
+// windows.)
 func (t AnchorResizedCrop) place(side, n int, rng *rand.Rand) int {
-	clamp := func(v int) int { return min(max(v, 0), side-n) }
-	lo := clamp(int(float64(side)*t.Lo) - n/2)
-	hi := clamp(int(float64(side)*t.Hi) - n/2)
-	return lo + int(float64(hi-lo)*betaSample(rng, t.Alpha, t.Alpha))
+	c := float64(side) * (t.Lo + (t.Hi-t.Lo)*betaSample(rng, t.Alpha, t.Alpha))
+	return min(max(int(math.Round(c-float64(n)/2)), 0), side-n)
 }
 
 // Apply crops and resizes img.
