@@ -5,7 +5,7 @@ GO ?= go
 # The whole suite, the one-epoch Fashion-MNIST training test included.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test test-short vet bench kernels gpu-check data clean
+.PHONY: all build test test-short vet bench kernels gpu-check train-sweep data clean
 
 all: build
 
@@ -51,6 +51,11 @@ kernels:
 # on the GPU machine.
 gpu-check: kernels
 	bash scripts/gpu-check.sh build
+
+# Builds cmd/train and copies Fashion-MNIST for scripts/train-sweep.sh run on
+# the GPU machine.
+train-sweep: kernels
+	bash scripts/train-sweep.sh build
 
 clean:
 	rm -rf build
