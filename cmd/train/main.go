@@ -205,6 +205,11 @@ func resumeOptions(cur *options) (*options, error) {
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
 	}
+	if o.AnchorCrop == "auto" {
+		// Fixed here, so that a run that predates a preset's choice
+		// keeps what auto meant for it.
+		o.AnchorCrop = map[bool]string{true: "on", false: "off"}[o.Hallucinate]
+	}
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
 	return o, nil

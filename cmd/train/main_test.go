@@ -98,6 +98,13 @@ func TestPresets(t *testing.T) {
 		case tc.args[1] == "simsiam":
 			scale, jitter = 0.5, 0.8
 		}
+		anchor := "auto"
+		if tc.args[1] == "simsiam" && o.Width != 64 {
+			anchor = "off"
+		}
+		if o.AnchorCrop != anchor {
+			t.Errorf("%v (gpu %v): anchor crop %q, want %q", tc.args, tc.gpu, o.AnchorCrop, anchor)
+		}
 		if o.MinScale != scale || o.Jitter != jitter {
 			t.Errorf("%v (gpu %v): crops from %v, jitter %v; want %v, %v", tc.args, tc.gpu, o.MinScale, o.Jitter, scale, jitter)
 		}
