@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,11 +51,12 @@ const (
 	metricsFile    = "metrics.jsonl"
 	checkpointFile = "checkpoint.safetensors"
 	summaryFile    = "summary.json"
+	errorFile      = "error.txt"
 )
 
 // run is the whole command; it returns instead of exiting so that tests can
 // call it.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -73,6 +75,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
+	// The run directory keeps why a run stopped, for runs whose standard
+	// error is not kept; a run that goes on or ends well removes it.
+	errPath := filepath.Join(o.Out, errorFile)
+	if err := os.Remove(errPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.WriteFile(errPath, []byte("train: "+err.Error()+"\n"), 0o644)
+		}
+	}()
 	fmt.Fprintf(stdout, "device %s, %s%s on %s, ResNet-%d width %d, %d epochs of batch %d, output %s\n",
 		be.Name(), o.Framework, halSuffix(o), o.Dataset, o.Depth, o.Width, o.Epochs, o.Batch, o.Out)
 

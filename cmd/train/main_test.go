@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,9 +130,16 @@ func TestTinyRun(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"-device", "cpu", "-out", dir, "-train-subset", "96", "-test-subset", "64", "-batch", "16",
 		"-epochs", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-quiet"}
+	// A stale error of an earlier attempt goes when the run starts.
+	if err := os.WriteFile(filepath.Join(dir, errorFile), []byte("train: stale\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	if err := run(context.Background(), args, &out, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, errorFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s after a run that ended well: %v", errorFile, err)
 	}
 	for _, f := range []string{configFile, metricsFile, checkpointFile, summaryFile, "loss.png", "accuracy.png", "similarity.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
@@ -162,5 +171,30 @@ func TestTinyRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "resumed at epoch 1 step 0") {
 		t.Fatalf("resume output:\n%s", out.String())
+	}
+}
+
+// TestErrorKeptInRunDirectory checks that a failed run leaves its error in
+// the run directory, and that a later failure replaces it (TestTinyRun: a
+// run that ends well removes it).
+func TestErrorKeptInRunDirectory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	var buf bytes.Buffer
+	err := run(context.Background(), []string{"-device", "cpu", "-data", t.TempDir(), "-out", out, "-quiet"}, &buf, &buf)
+	if err == nil {
+		t.Fatal("a run on an empty data directory succeeded")
+	}
+	got, rerr := os.ReadFile(filepath.Join(out, errorFile))
+	if rerr != nil {
+		t.Fatalf("no %s after a failed run: %v", errorFile, rerr)
+	}
+	if want := "train: " + err.Error() + "\n"; string(got) != want {
+		t.Fatalf("%s holds %q, want %q", errorFile, got, want)
+	}
+	// A second failure replaces it.
+	if err := run(context.Background(), []string{"-device", "cpu", "-data", filepath.Join(t.TempDir(), "none"), "-out", out, "-quiet"}, &buf, &buf); err == nil {
+		t.Fatal("a run on a missing data directory succeeded")
+	} else if got, _ := os.ReadFile(filepath.Join(out, errorFile)); !strings.Contains(string(got), "none") {
+		t.Fatalf("%s after the second failure: %q", errorFile, got)
 	}
 }
