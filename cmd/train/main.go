@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -188,6 +189,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := plots(o.Out); err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
+	if ks, _ := parseKs(o.KNNKs); len(ks) > 0 {
+		line := "kNN by k (raw pixels):"
+		for _, k := range ks {
+			key := strconv.Itoa(k)
+			line += fmt.Sprintf(" %d: %.2f %% (%.2f %%)", k, 100*sum.KNNByK[key], 100*sum.KNNRawPixelsByK[key])
+		}
+		fmt.Fprintln(stdout, line)
+	}
 	fmt.Fprintf(stdout, "%s%s: kNN %.2f %% (raw pixels %.2f %%), linear %.2f %% (best %.2f %%), alignment %.3f, uniformity %.3f, pre-training %s\n",
 		o.Framework, halSuffix(o), 100*sum.KNN, 100*sum.KNNRawPixels, 100*sum.LinearLast, 100*sum.LinearBest, sum.Alignment, sum.Uniformity,
 		trainTime.Round(time.Second))
@@ -225,6 +234,9 @@ func resumeOptions(cur *options) (*options, error) {
 	}
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
+	if cur.KNNKs != "" {
+		o.KNNKs = cur.KNNKs // more neighbour counts for the final evaluation
+	}
 	return o, nil
 }
 
@@ -374,18 +386,21 @@ func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, 
 
 // summary is the final evaluation of a run.
 type summary struct {
-	Framework       string    `json:"framework"`
-	Hallucinate     bool      `json:"hallucinate"`
-	Compat          bool      `json:"compat"`
-	KNN             float64   `json:"knn"`
-	KNNRawPixels    float64   `json:"knn_raw_pixels"`
-	LinearLast      float64   `json:"linear_last"`
-	LinearBest      float64   `json:"linear_best"`
-	LinearCurve     []float64 `json:"linear_curve"`
-	Alignment       float64   `json:"alignment"`
-	Uniformity      float64   `json:"uniformity"`
-	PretrainSeconds float64   `json:"pretrain_seconds"`
-	EvalSeconds     float64   `json:"eval_seconds"`
+	Framework    string  `json:"framework"`
+	Hallucinate  bool    `json:"hallucinate"`
+	Compat       bool    `json:"compat"`
+	KNN          float64 `json:"knn"`
+	KNNRawPixels float64 `json:"knn_raw_pixels"`
+	// The kNN by the neighbour counts of -knn-ks ("1": ..., "5": ...).
+	KNNByK          map[string]float64 `json:"knn_by_k,omitempty"`
+	KNNRawPixelsByK map[string]float64 `json:"knn_raw_pixels_by_k,omitempty"`
+	LinearLast      float64            `json:"linear_last"`
+	LinearBest      float64            `json:"linear_best"`
+	LinearCurve     []float64          `json:"linear_curve"`
+	Alignment       float64            `json:"alignment"`
+	Uniformity      float64            `json:"uniformity"`
+	PretrainSeconds float64            `json:"pretrain_seconds"`
+	EvalSeconds     float64            `json:"eval_seconds"`
 }
 
 func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (*summary, error) {
@@ -422,6 +437,23 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 	}
 	if sum.KNNRawPixels, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
 		return nil, err
+	}
+	ks, err := parseKs(o.KNNKs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range ks {
+		if sum.KNNByK == nil {
+			sum.KNNByK, sum.KNNRawPixelsByK = map[string]float64{}, map[string]float64{}
+		}
+		kc := ssl.KNNConfig{K: k, Temperature: 0.1}
+		key := strconv.Itoa(k)
+		if sum.KNNByK[key], err = ssl.KNNAccuracy(ctx, be, kc, trf, s.train.Labels, tef, s.test.Labels, c); err != nil {
+			return nil, err
+		}
+		if sum.KNNRawPixelsByK[key], err = ssl.KNNAccuracy(ctx, be, kc, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
+			return nil, err
+		}
 	}
 	pc := ssl.DefaultProbe
 	pc.Epochs, pc.LR, pc.Seed = o.ProbeEpochs, o.ProbeLR, o.Seed

@@ -19,6 +19,8 @@ func TestBadFlags(t *testing.T) {
 		{"-framework", "byol"},
 		{"-device", "tpu"},
 		{"-preset", "tpu"},
+		{"-knn-ks", "0,5"},
+		{"-knn-ks", "5;20"},
 		{"-batch", "1"},
 		{"-depth", "50"},
 		{"-momentum", "1.5"},
@@ -129,7 +131,7 @@ func TestTinyRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := []string{"-device", "cpu", "-out", dir, "-train-subset", "96", "-test-subset", "64", "-batch", "16",
-		"-epochs", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-quiet"}
+		"-epochs", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-knn-ks", "1, 3", "-quiet"}
 	// A stale error of an earlier attempt goes when the run starts.
 	if err := os.WriteFile(filepath.Join(dir, errorFile), []byte("train: stale\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -153,6 +155,14 @@ func TestTinyRun(t *testing.T) {
 	}
 	if sum.KNN <= 0 || sum.KNN > 1 || len(sum.LinearCurve) != 2 || !sum.Hallucinate {
 		t.Fatalf("summary %+v", sum)
+	}
+	for _, m := range []map[string]float64{sum.KNNByK, sum.KNNRawPixelsByK} {
+		if len(m) != 2 || !(m["1"] > 0 && m["1"] <= 1) || !(m["3"] > 0 && m["3"] <= 1) {
+			t.Fatalf("kNN by k: %v, %v", sum.KNNByK, sum.KNNRawPixelsByK)
+		}
+	}
+	if !strings.Contains(out.String(), "kNN by k (raw pixels): 1: ") {
+		t.Errorf("no kNN-by-k line in\n%s", out.String())
 	}
 	// Continue the finished run to a second epoch by editing its config.
 	var cfg map[string]any

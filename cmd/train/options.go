@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,7 @@ type options struct {
 	EvalEvery   int     `json:"eval_every"`
 	CkptEvery   int     `json:"checkpoint_every"`
 	KNNK        int     `json:"knn_k"`
+	KNNKs       string  `json:"knn_ks,omitempty"`
 	ProbeEpochs int     `json:"probe_epochs"`
 	ProbeLR     float64 `json:"probe_lr"`
 	MaxSteps    int     `json:"max_steps"`
@@ -101,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.EvalEvery, "eval-every", 0, "kNN monitor every N epochs (0: only at the end)")
 	fs.IntVar(&o.CkptEvery, "checkpoint-every", 1, "checkpoint every N epochs (and at the end, and on Ctrl-C)")
 	fs.IntVar(&o.KNNK, "knn-k", 200, "neighbours of the kNN monitor")
+	fs.StringVar(&o.KNNKs, "knn-ks", "", "more neighbour counts for the final kNN of the features and of the raw pixels alike, e.g. 1,5,20,50 (in summary.json)")
 	fs.IntVar(&o.ProbeEpochs, "probe-epochs", 0, "linear-probe epochs (0: preset; the paper's is 100)")
 	fs.Float64Var(&o.ProbeLR, "probe-lr", 0.1, "linear-probe learning rate (on standardised features)")
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
@@ -167,10 +170,29 @@ func (o *options) check() error {
 	if o.KeyMomentum < 0 || o.KeyMomentum >= 1 {
 		bad("-key-momentum %v: want [0, 1)", o.KeyMomentum)
 	}
+	if _, err := parseKs(o.KNNKs); err != nil {
+		bad("-knn-ks: %v", err)
+	}
 	if o.KNNK <= 0 || o.CkptEvery <= 0 || o.EvalEvery < 0 {
 		bad("-knn-k and -checkpoint-every must be positive, -eval-every >= 0")
 	}
 	return errors.Join(errs...)
+}
+
+// parseKs reads a comma-separated list of neighbour counts.
+func parseKs(list string) ([]int, error) {
+	var ks []int
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	for _, f := range strings.Split(list, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k <= 0 {
+			return nil, fmt.Errorf("%q: want positive whole numbers separated by commas", list)
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
 }
 
 // cpuEpochs is the CPU preset's number of epochs of a framework: what fits
