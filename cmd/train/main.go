@@ -181,6 +181,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	sum.PretrainSeconds = trainTime.Seconds()
+	if doneAtStart == totalSteps {
+		// A finished run evaluated again keeps its pre-training time.
+		if raw, err := os.ReadFile(filepath.Join(o.Out, summaryFile)); err == nil {
+			var prev summary
+			if json.Unmarshal(raw, &prev) == nil {
+				sum.PretrainSeconds = prev.PretrainSeconds
+				trainTime = time.Duration(prev.PretrainSeconds * float64(time.Second))
+			}
+		}
+	}
 	_ = enc.Encode(map[string]any{"type": "final", "knn": sum.KNN, "linear_last": sum.LinearLast, "linear_best": sum.LinearBest,
 		"alignment": sum.Alignment, "uniformity": sum.Uniformity})
 	if err := writeJSON(filepath.Join(o.Out, summaryFile), sum); err != nil {

@@ -164,6 +164,20 @@ func TestTinyRun(t *testing.T) {
 	if !strings.Contains(out.String(), "kNN by k (raw pixels): 1: ") {
 		t.Errorf("no kNN-by-k line in\n%s", out.String())
 	}
+	// Evaluating the finished run again, with more neighbour counts, keeps
+	// its pre-training time.
+	out.Reset()
+	if err := run(context.Background(), []string{"-resume", dir, "-device", "cpu", "-quiet", "-knn-ks", "2"}, &out, &out); err != nil {
+		t.Fatalf("evaluating again: %v\n%s", err, out.String())
+	}
+	var again summary
+	raw, _ = os.ReadFile(filepath.Join(dir, summaryFile))
+	if err := json.Unmarshal(raw, &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.PretrainSeconds != sum.PretrainSeconds || len(again.KNNByK) != 1 || again.KNN != sum.KNN {
+		t.Fatalf("evaluated again: %+v, first %+v", again, sum)
+	}
 	// Continue the finished run to a second epoch by editing its config.
 	var cfg map[string]any
 	raw, _ = os.ReadFile(filepath.Join(dir, configFile))
