@@ -240,7 +240,10 @@ func resumeOptions(cur *options) (*options, error) {
 	if o.AnchorCrop == "auto" {
 		// Fixed here, so that a run that predates a preset's choice
 		// keeps what auto meant for it.
-		o.AnchorCrop = map[bool]string{true: "on", false: "off"}[o.Hallucinate]
+		o.AnchorCrop = "off"
+		if o.anchorCrop() {
+			o.AnchorCrop = "on"
+		}
 	}
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
@@ -364,7 +367,7 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	scale := [2]float64{o.MinScale, 1}
 	plain := data.ViewWithJitter(data.NewRandomResizedCrop(size, scale), size, s.norm, blur, o.Jitter)
 	anchor := data.Transform(plain)
-	if o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate) {
+	if o.anchorCrop() {
 		lo, hi, a := anchorBox(s.name)
 		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur, o.Jitter)
 	}

@@ -179,6 +179,12 @@ func (o *options) check() error {
 	return errors.Join(errs...)
 }
 
+// anchorCrop says whether the anchor view takes the anchor crop: "on", or
+// "auto" with the Hallucinator.
+func (o *options) anchorCrop() bool {
+	return o.AnchorCrop == "on" || (o.AnchorCrop == "auto" && o.Hallucinate)
+}
+
 // parseKs reads a comma-separated list of neighbour counts.
 func parseKs(list string) ([]int, error) {
 	var ks []int
