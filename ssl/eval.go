@@ -108,29 +108,67 @@ var DefaultKNN = KNNConfig{K: 200, Temperature: 0.1}
 // are host tensors [N, D]; similarities are computed on be.
 func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *tensor.Tensor, trainLabels []int32,
 	test *tensor.Tensor, testLabels []int32, classes int) (float64, error) {
-	if c.K <= 0 || !(c.Temperature > 0) {
-		return 0, fmt.Errorf("ssl: kNN with k=%d, temperature %v", c.K, c.Temperature)
+	if c.K <= 0 {
+		return 0, fmt.Errorf("ssl: kNN with k=%d, want k > 0", c.K)
+	}
+	acc, err := KNNAccuracyByK(ctx, be, []int{c.K}, c.Temperature, train, trainLabels, test, testLabels, classes)
+	if err != nil {
+		return 0, err
+	}
+	return acc[0], nil
+}
+
+// KNNAccuracyByK is KNNAccuracy at each neighbour count of ks (in any
+// order, repeats allowed), with votes weighted by exp(similarity /
+// temperature): acc[i] is the accuracy with ks[i] neighbours, the figure
+// KNNAccuracy gives for K = ks[i]. The similarities and the nearest
+// neighbours are found once, for the largest k.
+func KNNAccuracyByK(ctx context.Context, be kernels.Backend, ks []int, temperature float64, train *tensor.Tensor, trainLabels []int32,
+	test *tensor.Tensor, testLabels []int32, classes int) ([]float64, error) {
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("ssl: kNN with no neighbour count")
+	}
+	for _, k := range ks {
+		if k <= 0 {
+			return nil, fmt.Errorf("ssl: kNN with k=%d, want k > 0", k)
+		}
+	}
+	if !(temperature > 0) {
+		return nil, fmt.Errorf("ssl: kNN with temperature %v, want > 0", temperature)
 	}
 	if train.Dims() != 2 || test.Dims() != 2 || train.Dim(1) != test.Dim(1) {
-		return 0, fmt.Errorf("ssl: kNN features of shapes %v and %v", train.Shape(), test.Shape())
+		return nil, fmt.Errorf("ssl: kNN features of shapes %v and %v", train.Shape(), test.Shape())
 	}
 	if len(trainLabels) != train.Dim(0) || len(testLabels) != test.Dim(0) {
-		return 0, fmt.Errorf("ssl: kNN with %d/%d labels for %d/%d features", len(trainLabels), len(testLabels), train.Dim(0), test.Dim(0))
+		return nil, fmt.Errorf("ssl: kNN with %d/%d labels for %d/%d features", len(trainLabels), len(testLabels), train.Dim(0), test.Dim(0))
 	}
 	ntr, d := train.Dim(0), train.Dim(1)
-	k := min(c.K, ntr)
+	if ntr == 0 {
+		return nil, fmt.Errorf("ssl: kNN with no train features")
+	}
+	// The counts in increasing order (order[i] is the index in ks of the
+	// i-th smallest), each capped at the number of train features.
+	order := make([]int, len(ks))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return ks[order[a]] < ks[order[b]] })
+	kmax := min(ks[order[len(order)-1]], ntr)
 	trn := be.FromHost(tensor.FromSlice(normalizeRows(train.Data(), d), ntr, d))
 	tst := normalizeRows(test.Data(), d)
 	const chunk = 256
 	workers := max(1, min(runtime.GOMAXPROCS(0), chunk))
-	correct := make([]int, workers)
+	// correct[w][i]: the test rows worker w classified right with ks[i]
+	// neighbours.
+	correct := make([][]int, workers)
 	scratch := make([][]int, workers)
 	for w := range scratch {
-		scratch[w] = make([]int, 0, k)
+		scratch[w] = make([]int, 0, kmax)
+		correct[w] = make([]int, len(ks))
 	}
 	for lo := 0; lo < test.Dim(0); lo += chunk {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		hi := min(lo+chunk, test.Dim(0))
 		q := be.FromHost(tensor.FromSlice(tst[lo*d:hi*d], hi-lo, d))
@@ -138,7 +176,7 @@ func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *te
 		be.Gemm(false, true, 1, q, trn, 0, sim)
 		s := be.ToHost(sim).Data()
 		// Rows are classified in parallel, each worker with its own
-		// scratch and count, so the result does not depend on the split.
+		// scratch and counts, so the result does not depend on the split.
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Add(1)
@@ -148,20 +186,20 @@ func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *te
 				for r := w; r < hi-lo; r += workers {
 					row := s[r*ntr : (r+1)*ntr]
 					clear(votes)
-					for _, j := range topK(scratch[w], row, k) {
+					// The neighbours come largest first: the votes of the
+					// first k of them are those of the k nearest.
+					next := 0
+					for n, j := range topK(scratch[w], row, kmax) {
 						l := trainLabels[j]
 						if l >= 0 && int(l) < classes {
-							votes[l] += math.Exp(float64(row[j]) / c.Temperature)
+							votes[l] += math.Exp(float64(row[j]) / temperature)
 						}
-					}
-					best := 0
-					for cl := range votes {
-						if votes[cl] > votes[best] {
-							best = cl
+						for next < len(order) && min(ks[order[next]], ntr) == n+1 {
+							if int32(argmax(votes)) == testLabels[lo+r] {
+								correct[w][order[next]]++
+							}
+							next++
 						}
-					}
-					if int32(best) == testLabels[lo+r] {
-						correct[w]++
 					}
 				}
 			}()
@@ -169,13 +207,28 @@ func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *te
 		wg.Wait()
 	}
 	if err := be.Sync(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	total := 0
-	for _, n := range correct {
-		total += n
+	acc := make([]float64, len(ks))
+	for i := range acc {
+		total := 0
+		for w := range correct {
+			total += correct[w][i]
+		}
+		acc[i] = float64(total) / float64(test.Dim(0))
 	}
-	return float64(total) / float64(test.Dim(0)), nil
+	return acc, nil
+}
+
+// argmax returns the index of the largest value of v, the first on ties.
+func argmax(v []float64) int {
+	best := 0
+	for i := range v {
+		if v[i] > v[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 // topK returns, in dst's storage (capacity at least k), the indices of the

@@ -49,6 +49,65 @@ func TestKNNAccuracy(t *testing.T) {
 	}
 }
 
+// TestKNNAccuracyByK checks every neighbour count against a plain vote
+// over the test rows' neighbours sorted by cosine similarity, for counts in
+// any order, repeated, and above the number of train features.
+func TestKNNAccuracyByK(t *testing.T) {
+	be := ref.New()
+	ctx := context.Background()
+	tr, trl := clusters(3, 211, 7, 5, 1.5)
+	te, tel := clusters(4, 97, 7, 5, 1.5)
+	ks := []int{50, 1, 7, 7, 400, 211, 20}
+	got, err := KNNAccuracyByK(ctx, be, ks, 0.1, tr, trl, te, tel, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trn, ten := normalizeRows(tr.Data(), 7), normalizeRows(te.Data(), 7)
+	for i, k := range ks {
+		correct := 0
+		for r := range 97 {
+			sim := make([]float64, 211)
+			for j := range sim {
+				for c := range 7 {
+					sim[j] += float64(ten[r*7+c]) * float64(trn[j*7+c])
+				}
+			}
+			idx := make([]int, 211)
+			for j := range idx {
+				idx[j] = j
+			}
+			sort.SliceStable(idx, func(a, b int) bool { return sim[idx[a]] > sim[idx[b]] })
+			votes := make([]float64, 5)
+			for _, j := range idx[:min(k, 211)] {
+				votes[trl[j]] += math.Exp(sim[j] / 0.1)
+			}
+			if int32(argmax(votes)) == tel[r] {
+				correct++
+			}
+		}
+		want := float64(correct) / 97
+		// Rounding may reorder two nearly equal similarities: one row.
+		if math.Abs(got[i]-want) > 1.0/97+1e-12 {
+			t.Errorf("k = %d: accuracy %v, want %v", k, got[i], want)
+		}
+		one, err := KNNAccuracy(ctx, be, KNNConfig{K: k, Temperature: 0.1}, tr, trl, te, tel, 5)
+		if err != nil || one != got[i] {
+			t.Errorf("k = %d: KNNAccuracy %v (%v), KNNAccuracyByK %v", k, one, err, got[i])
+		}
+	}
+	if got[0] == got[1] && got[1] == got[4] {
+		t.Errorf("accuracies %v do not depend on k: the test data are too easy", got)
+	}
+	for _, tc := range []struct {
+		ks   []int
+		temp float64
+	}{{nil, 0.1}, {[]int{5, 0}, 0.1}, {[]int{5}, 0}} {
+		if _, err := KNNAccuracyByK(ctx, be, tc.ks, tc.temp, tr, trl, te, tel, 5); err == nil {
+			t.Errorf("ks %v, temperature %v accepted", tc.ks, tc.temp)
+		}
+	}
+}
+
 func TestTopK(t *testing.T) {
 	rng := tensor.NewRand(4)
 	for _, n := range []int{1, 2, 7, 100, 1001} {

@@ -428,9 +428,27 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 		return nil, err
 	}
 	c := s.train.NumClasses
-	if sum.KNN, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, c); err != nil {
+	// The monitor's k first, then -knn-ks: one similarity matrix for all.
+	more, err := parseKs(o.KNNKs)
+	if err != nil {
 		return nil, err
 	}
+	ks := append([]int{o.KNNK}, more...)
+	byK := func(acc []float64) map[string]float64 {
+		if len(more) == 0 {
+			return nil
+		}
+		m := make(map[string]float64, len(more))
+		for i, k := range more {
+			m[strconv.Itoa(k)] = acc[1+i]
+		}
+		return m
+	}
+	acc, err := ssl.KNNAccuracyByK(ctx, be, ks, 0.1, trf, s.train.Labels, tef, s.test.Labels, c)
+	if err != nil {
+		return nil, err
+	}
+	sum.KNN, sum.KNNByK = acc[0], byK(acc)
 	// The baseline to beat: the same kNN on the normalised raw pixels.
 	flat := func(ds *data.Dataset) (*tensor.Tensor, error) {
 		idx := make([]int, ds.N)
@@ -448,26 +466,10 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 	if err != nil {
 		return nil, err
 	}
-	if sum.KNNRawPixels, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
+	if acc, err = ssl.KNNAccuracyByK(ctx, be, ks, 0.1, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
 		return nil, err
 	}
-	ks, err := parseKs(o.KNNKs)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range ks {
-		if sum.KNNByK == nil {
-			sum.KNNByK, sum.KNNRawPixelsByK = map[string]float64{}, map[string]float64{}
-		}
-		kc := ssl.KNNConfig{K: k, Temperature: 0.1}
-		key := strconv.Itoa(k)
-		if sum.KNNByK[key], err = ssl.KNNAccuracy(ctx, be, kc, trf, s.train.Labels, tef, s.test.Labels, c); err != nil {
-			return nil, err
-		}
-		if sum.KNNRawPixelsByK[key], err = ssl.KNNAccuracy(ctx, be, kc, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
-			return nil, err
-		}
-	}
+	sum.KNNRawPixels, sum.KNNRawPixelsByK = acc[0], byK(acc)
 	pc := ssl.DefaultProbe
 	pc.Epochs, pc.LR, pc.Seed = o.ProbeEpochs, o.ProbeLR, o.Seed
 	pc.Milestones = []int{o.ProbeEpochs * 6 / 10, o.ProbeEpochs * 8 / 10}
