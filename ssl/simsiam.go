@@ -33,7 +33,7 @@ func NewSimSiam(b kernels.Backend, rng *rand.Rand, c Config) (*SimSiam, error) {
 		return nil, err
 	}
 	s := &SimSiam{Cfg: c, Enc: enc, b: b}
-	if s.Proj, err = nn.NewMLP(b, rng, nn.MLPConfig{In: enc.FeatureDim(), Hidden: []int{c.ProjDim, c.ProjDim}, Out: c.ProjDim,
+	if s.Proj, err = nn.NewMLP(b, rng, nn.MLPConfig{In: enc.FeatureDim(), Hidden: []int{c.HiddenDim, c.HiddenDim}, Out: c.ProjDim,
 		HiddenBN: true, LastBN: true}); err != nil {
 		return nil, err
 	}

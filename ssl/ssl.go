@@ -67,8 +67,8 @@ type Config struct {
 	InChannels int
 	Stem       nn.Stem
 	// Heads.
-	ProjDim    int // projection output (128; SimSiam: projector width)
-	HiddenDim  int // projection hidden width (512)
+	ProjDim    int // projection output (128; SimSiam 512)
+	HiddenDim  int // projection hidden width (512; SimSiam's projector has two hidden layers)
 	PredHidden int // SimSiam predictor hidden width (128)
 	// Loss.
 	Temperature float32
@@ -111,6 +111,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("ssl: width %d and input channels %d must be positive", c.Width, c.InChannels)
 	case c.ProjDim <= 0 || c.HiddenDim <= 0:
 		return fmt.Errorf("ssl: projection sizes %d/%d must be positive", c.HiddenDim, c.ProjDim)
+	case c.Framework == "simsiam" && c.PredHidden <= 0:
+		return fmt.Errorf("ssl: predictor hidden width %d must be positive", c.PredHidden)
 	case c.ShuffleBN < 0:
 		return fmt.Errorf("ssl: %d shuffling batch-norm groups, want >= 0", c.ShuffleBN)
 	case c.Framework != "simsiam" && !(c.Temperature > 0):

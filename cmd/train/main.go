@@ -348,6 +348,14 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	if o.Temperature > 0 {
 		c.Temperature = float32(o.Temperature)
 	}
+	for _, f := range []struct {
+		dst *int
+		v   int
+	}{{&c.HiddenDim, o.ProjHidden}, {&c.ProjDim, o.ProjDim}, {&c.PredHidden, o.PredHidden}} {
+		if f.v > 0 {
+			*f.dst = f.v
+		}
+	}
 	switch {
 	case o.Stem != "auto" && o.Stem != "":
 		stem, err := nn.ParseStem(o.Stem)

@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"hallucinator/kernels/cpu"
 	"hallucinator/ssl/data"
 )
 
@@ -28,6 +30,8 @@ func TestBadFlags(t *testing.T) {
 		{"-stem", "resnet"},
 		{"-color-jitter", "1.5"},
 		{"-shuffle-bn", "-2"},
+		{"-proj-hidden", "-1"},
+		{"-pred-hidden", "-8"},
 		{"extra"},
 	} {
 		var stderr bytes.Buffer
@@ -220,5 +224,44 @@ func TestErrorKeptInRunDirectory(t *testing.T) {
 		t.Fatal("a run on a missing data directory succeeded")
 	} else if got, _ := os.ReadFile(filepath.Join(out, errorFile)); !strings.Contains(string(got), "none") {
 		t.Fatalf("%s after the second failure: %q", errorFile, got)
+	}
+}
+
+// TestHeadWidths checks that -proj-hidden, -proj-dim and -pred-hidden size
+// the heads each framework builds, and that 0 keeps the framework's.
+func TestHeadWidths(t *testing.T) {
+	ds := &data.Dataset{N: 8, C: 1, H: 8, W: 8, Pixels: make([]uint8, 8*64), Labels: make([]int32, 8), NumClasses: 2}
+	s := &datasets{train: ds, test: ds, norm: data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}, name: "fashion-mnist"}
+	for _, tc := range []struct {
+		framework string
+		flags     []string
+		want      map[string][]int // parameter name suffix: shape
+	}{
+		{"simclr", nil, map[string][]int{"projector.0.weight": {512, 16}, "projector.3.weight": {128, 512}}},
+		{"simclr", []string{"-proj-hidden", "48", "-proj-dim", "24"}, map[string][]int{"projector.0.weight": {48, 16}, "projector.3.weight": {24, 48}, "hallucinator.4.weight": {24, 48}}},
+		{"mocov2", []string{"-proj-hidden", "40", "-proj-dim", "12"}, map[string][]int{"head_q.0.weight": {40, 16}, "head_q.2.weight": {12, 40}}},
+		{"simsiam", []string{"-proj-hidden", "36", "-proj-dim", "20", "-pred-hidden", "6"},
+			map[string][]int{"projector.0.weight": {36, 16}, "projector.3.weight": {36, 36}, "projector.6.weight": {20, 36}, "predictor.0.weight": {6, 20}, "predictor.3.weight": {20, 6}}},
+	} {
+		var stderr bytes.Buffer
+		args := append([]string{"-framework", tc.framework, "-width", "2", "-batch", "4", "-shuffle-bn", "2", "-queue", "8"}, tc.flags...)
+		o, err := parseFlags(args, &stderr)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		o.applyPreset(false)
+		fw, _, err := build(cpu.New(cpu.Options{}), o, s)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		got := map[string][]int{}
+		for _, p := range fw.Params() {
+			got[p.Name] = p.V.Shape()
+		}
+		for name, shape := range tc.want {
+			if !slices.Equal(got[name], shape) {
+				t.Errorf("%v: %s has shape %v, want %v", args, name, got[name], shape)
+			}
+		}
 	}
 }

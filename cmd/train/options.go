@@ -40,6 +40,9 @@ type options struct {
 	KeyMomentum float64 `json:"key_momentum"`
 	ShuffleBN   int     `json:"shuffle_bn"`
 	Jitter      float64 `json:"color_jitter"`
+	ProjHidden  int     `json:"proj_hidden,omitempty"`
+	ProjDim     int     `json:"proj_dim,omitempty"`
+	PredHidden  int     `json:"pred_hidden,omitempty"`
 	Width       int     `json:"width"`
 	Depth       int     `json:"depth"`
 	Stem        string  `json:"stem"` // auto, cifar, cifar-pool, imagenet
@@ -91,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.Queue, "queue", 0, "MoCo queue size (0: preset)")
 	fs.Float64Var(&o.KeyMomentum, "key-momentum", 0.99, "MoCo key-encoder momentum")
 	fs.IntVar(&o.ShuffleBN, "shuffle-bn", 4, "MoCo's shuffling batch norm: batch-norm groups, keys shuffled among them (0: off); the batch size must be a multiple")
+	fs.IntVar(&o.ProjHidden, "proj-hidden", 0, "hidden width of the projection head (0: the framework's, 512)")
+	fs.IntVar(&o.ProjDim, "proj-dim", 0, "output width of the projection head (0: the framework's, 128; SimSiam 512)")
+	fs.IntVar(&o.PredHidden, "pred-hidden", 0, "hidden width of SimSiam's predictor (0: 128)")
 	fs.IntVar(&o.Width, "width", 0, "ResNet base width (0: preset; 64 is the paper's)")
 	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
 	fs.StringVar(&o.Stem, "stem", "auto", "ResNet stem: cifar (3x3 stride 1), cifar-pool (cifar and a 2x2 max pool), imagenet (7x7 stride 2 and a max pool), or auto (imagenet above 64 pixels, else the preset's)")
@@ -163,6 +169,9 @@ func (o *options) check() error {
 	}
 	if !(o.Jitter >= 0 && o.Jitter <= 1) && o.Jitter != -1 {
 		bad("-color-jitter %v: want a strength in [0, 1], or -1 for the preset", o.Jitter)
+	}
+	if o.ProjHidden < 0 || o.ProjDim < 0 || o.PredHidden < 0 {
+		bad("-proj-hidden, -proj-dim and -pred-hidden must be >= 0 (0: the framework's)")
 	}
 	if o.ShuffleBN < 0 {
 		bad("-shuffle-bn %d: want >= 0", o.ShuffleBN)
