@@ -9,7 +9,7 @@ func (tp *Tape) Relu(x *Var) *Var {
 		panicf("Relu: x is nil")
 	}
 	be := tp.b
-	y := be.Zeros(x.Shape()...)
+	y := tp.output(x.Shape()...)
 	be.Relu(x.Value, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		// ReluBackward may mask dy in place: x takes its buffer when it can.

@@ -26,7 +26,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 	checkNumel("BatchNorm", "runVar", runVar, c)
 	be := tp.b
 	gv, bv := tp.affine(gamma, 1, c), tp.affine(beta, 0, c)
-	y := be.Zeros(x.Shape()...)
+	y := tp.output(x.Shape()...)
 	xv := x.Value
 	if training {
 		mean, invstd := be.Zeros(c), be.Zeros(c)

@@ -23,7 +23,7 @@ func (tp *Tape) Conv2d(x, w *Var, p kernels.ConvParams) *Var {
 	}
 	P, Q := p.OutSize(xs[2], xs[3], ws[2], ws[3])
 	be := tp.b
-	y := be.Zeros(xs[0], ws[0], P, Q)
+	y := tp.output(xs[0], ws[0], P, Q)
 	be.Conv2d(p, x.Value, w.Value, y)
 	xv, wv := x.Value, w.Value
 	return tp.Record(y, []*Var{x, w}, func(dy *tensor.Tensor) {

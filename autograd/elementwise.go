@@ -15,7 +15,7 @@ func sameShape(op string, a, b *Var) {
 // Add returns a + b element-wise (same shapes, no broadcasting).
 func (tp *Tape) Add(a, b *Var) *Var {
 	sameShape("Add", a, b)
-	y := tp.b.Zeros(a.Shape()...)
+	y := tp.output(a.Shape()...)
 	tp.b.Add(a.Value, b.Value, y)
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
 		tp.accumulateScaled(a, 1, dy)

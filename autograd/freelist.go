@@ -16,9 +16,16 @@ import (
 // float32). A backward pass needs few buffers of each size at a time (an
 // op's output gradient and those of its inputs), so the list holds about
 // the largest set of intermediate gradients alive at once.
+//
+// With recycling on (SetRecycling) the list also takes back every op output
+// of a step at Recycle, so it holds about one step's values and gradients:
+// up to maxRecyclePerSize buffers of one size and no bound in all beyond
+// what one step allocates (FreeBuffers gives them up).
 const (
-	maxFreePerSize = 16
-	maxFreeElems   = 1 << 28
+	maxFreePerSize    = 16
+	maxFreeElems      = 1 << 28
+	maxRecyclePerSize = 1 << 12
+	maxRecycleElems   = 1 << 40
 )
 
 // freeList holds contiguous tensors of offset 0 that nothing else uses,
@@ -100,6 +107,51 @@ func (tp *Tape) scratch(shape ...int) *tensor.Tensor {
 		tp.b.Fill(float32(math.NaN()), t)
 	}
 	return t
+}
+
+// output returns a tensor of the given shape for the result of an op whose
+// kernel writes every element (the backend contract of Conv2d,
+// BatchNormTrain and BatchNormInfer, Relu, Add). Without recycling it is a
+// new zero tensor. With recycling it is a buffer of the free list when one
+// of that size is there (arbitrary contents), else a new one, and the tape
+// holds it until Recycle.
+func (tp *Tape) output(shape ...int) *tensor.Tensor {
+	if !tp.recycle {
+		return tp.b.Zeros(shape...)
+	}
+	t := tp.scratch(shape...)
+	tp.held = append(tp.held, t)
+	return t
+}
+
+// SetRecycling turns the recycling of op outputs on or off. With it on, the
+// outputs of the tape's Conv2d, BatchNorm, Relu and Add come from the
+// tape's free list and belong to the tape until Recycle hands them back: a
+// training loop calls Recycle at the start of each step, and from then on
+// nothing may use a value those ops made before (the next step's ops
+// overwrite their storage). A step then allocates nothing once warm, where
+// a new zero tensor per output costs the clearing of its memory (and, for
+// large ones, page faults) every step. Turning it off hands back what the
+// tape holds.
+func (tp *Tape) SetRecycling(on bool) {
+	if !on {
+		tp.Recycle()
+		tp.free.maxPer, tp.free.maxElems = maxFreePerSize, maxFreeElems
+	} else if tp.free.enabled() {
+		tp.free.maxPer, tp.free.maxElems = maxRecyclePerSize, maxRecycleElems
+	}
+	tp.recycle = on && tp.free.enabled()
+}
+
+// Recycle hands the op outputs the tape holds (see SetRecycling) back to
+// its free list. The values of Vars those outputs belong to, and any views
+// of them, must not be used afterwards. Without recycling it does nothing.
+func (tp *Tape) Recycle() {
+	for i, t := range tp.held {
+		tp.free.put(t)
+		tp.held[i] = nil
+	}
+	tp.held = tp.held[:0]
 }
 
 // release gives t back to the free list; nothing may use it afterwards.

@@ -164,6 +164,7 @@ func (n *testNet) train(steps int, newTape func() *Tape) [][][]float32 {
 	var out [][][]float32
 	for range steps {
 		tp := newTape()
+		tp.Recycle() // the previous step's values are dead (with recycling on)
 		ZeroGrad(n.params)
 		l := n.loss(tp)
 		rec := [][]float32{n.be.ToHost(l.Value).Data()}
@@ -236,6 +237,9 @@ func TestReuseIsBitIdentical(t *testing.T) {
 		}
 		shared, sharedPoisoned, tiny := NewTape(bc.be), poisoned(bc.be), NewTape(bc.be)
 		tiny.free = newFreeList(1, 64)
+		recycling, recyclingPoisoned := NewTape(bc.be), poisoned(bc.be)
+		recycling.SetRecycling(true)
+		recyclingPoisoned.SetRecycling(true)
 		for _, tc := range []struct {
 			name    string
 			newTape func() *Tape
@@ -245,6 +249,8 @@ func TestReuseIsBitIdentical(t *testing.T) {
 			{"poisoned", func() *Tape { return sharedPoisoned }},
 			{"fresh poisoned", func() *Tape { return poisoned(bc.be) }},
 			{"tiny free list", func() *Tape { return tiny }},
+			{"recycling", func() *Tape { return recycling }},
+			{"recycling poisoned", func() *Tape { return recyclingPoisoned }},
 		} {
 			got := base.clone().train(steps, tc.newTape)
 			if err := sameBits(got, want); err != nil {
@@ -310,6 +316,59 @@ func TestBackwardAllocatesNothingOnceWarm(t *testing.T) {
 	}
 	if z, _ := countBackward(tp, n); z == 0 {
 		t.Fatal("Backward allocated nothing after FreeBuffers")
+	}
+}
+
+// TestRecyclingAllocatesNothingOnceWarm checks that with recycling on, from
+// the second step, every output of the recycled ops comes from the free
+// list (a step makes as many fewer new tensors than a tape without
+// recycling as the tape holds outputs), that Recycle hands them all back,
+// and that turning recycling off hands them back and restores the bounds.
+func TestRecyclingAllocatesNothingOnceWarm(t *testing.T) {
+	cb := &countingBackend{Backend: ref.New()}
+	net := newTestNet(cb, 13)
+	step := func(tp *Tape, n *testNet) (zeros int) {
+		tp.Recycle()
+		ZeroGrad(n.params)
+		cb.zeros = 0
+		tp.Backward(n.loss(tp))
+		return cb.zeros
+	}
+	plain, plainNet := NewTape(cb), net.clone()
+	tp, n := NewTape(cb), net.clone()
+	tp.SetRecycling(true)
+	for s := range 3 {
+		pz, z := step(plain, plainNet), step(tp, n)
+		held := len(tp.held)
+		if held == 0 || len(plain.held) != 0 {
+			t.Fatalf("step %d: the recycling tape holds %d outputs, the plain one %d", s, held, len(plain.held))
+		}
+		if s > 0 && z != pz-held {
+			t.Errorf("step %d: %d new tensors, want %d (%d without recycling, %d outputs recycled)", s, z, pz-held, pz, held)
+		}
+	}
+	b, _ := tp.free.held()
+	held := len(tp.held)
+	tp.Recycle()
+	if len(tp.held) != 0 {
+		t.Fatalf("Recycle kept %d outputs", len(tp.held))
+	}
+	if b2, _ := tp.free.held(); b2 != b+held {
+		t.Fatalf("Recycle: free list of %d buffers, want %d", b2, b+held)
+	}
+	step(tp, n)
+	tp.SetRecycling(false)
+	if len(tp.held) != 0 || tp.recycle || tp.free.maxPer != maxFreePerSize || tp.free.maxElems != maxFreeElems {
+		t.Fatalf("after SetRecycling(false): %d held, recycle %v, bounds %d/%d", len(tp.held), tp.recycle, tp.free.maxPer, tp.free.maxElems)
+	}
+	if z, pz := step(tp, n), step(plain, plainNet); z != pz {
+		t.Fatalf("recycling off: %d new tensors a step, want %d as a plain tape", z, pz)
+	}
+	// A tape that keeps no buffers does not recycle either.
+	none := noReuseTape(cb)
+	none.SetRecycling(true)
+	if step(none, net.clone()); none.recycle || len(none.held) != 0 {
+		t.Fatal("a tape without a free list recycles")
 	}
 }
 

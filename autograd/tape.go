@@ -71,6 +71,10 @@ type Tape struct {
 	curNode *node
 	cur     *tensor.Tensor
 	donated bool
+	// With recycling (SetRecycling), the op outputs taken from the free
+	// list since the last Recycle.
+	recycle bool
+	held    []*tensor.Tensor
 }
 
 // NewTape returns a tape whose ops run on b.
@@ -95,6 +99,9 @@ func (tp *Tape) Reset() {
 // so that their memory can be reclaimed (for instance after training, or
 // before a pass of very different shapes). The tape keeps working and
 // allocates again as needed.
+//
+// With recycling on, the outputs the tape holds stay in use and go back to
+// the (now empty) list at the next Recycle.
 func (tp *Tape) FreeBuffers() { tp.free.clear() }
 
 // NoGrad runs f with recording turned off: ops inside produce Vars that do

@@ -20,14 +20,17 @@ import (
 //
 // BenchmarkSimCLRStep/b128_w64 is the full-width network of the paper's
 // CIFAR protocol at batch 128; b128_w8 is the Fashion-MNIST preset of
-// cmd/train (width 8, 28x28x1) with and without the Hallucinator.
+// cmd/train (width 8, 28x28x1) with and without the Hallucinator. The tape
+// recycles op outputs from step to step as ssl.Trainer's does; the
+// _fresh case allocates them anew each step, for comparison.
 func BenchmarkSimCLRStep(b *testing.B) {
 	for _, tc := range []struct {
 		batch, width, chans, hw int
-		hal                     bool
+		hal, fresh              bool
 	}{
 		{batch: 128, width: 64, chans: 3, hw: 32},
 		{batch: 128, width: 8, chans: 1, hw: 28},
+		{batch: 128, width: 8, chans: 1, hw: 28, fresh: true},
 		{batch: 128, width: 8, chans: 1, hw: 28, hal: true},
 	} {
 		name := fmt.Sprintf("b%d_w%d", tc.batch, tc.width)
@@ -36,6 +39,9 @@ func BenchmarkSimCLRStep(b *testing.B) {
 		}
 		if tc.hal {
 			name += "_hal"
+		}
+		if tc.fresh {
+			name += "_fresh"
 		}
 		b.Run(name, func(b *testing.B) {
 			be := cpu.New(cpu.Options{})
@@ -54,7 +60,9 @@ func BenchmarkSimCLRStep(b *testing.B) {
 			v1 := autograd.NewVar(tensor.RandN(rng, 0, 1, tc.batch, tc.chans, tc.hw, tc.hw), false)
 			v2 := autograd.NewVar(tensor.RandN(rng, 0, 1, tc.batch, tc.chans, tc.hw, tc.hw), false)
 			tp := autograd.NewTape(be)
+			tp.SetRecycling(!tc.fresh)
 			step := func() {
+				tp.Recycle()
 				opt.ZeroGrad()
 				tp.Backward(fw.Loss(tp, v1, v2, rng))
 				opt.Step()

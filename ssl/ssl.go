@@ -25,7 +25,10 @@ type Framework interface {
 	Name() string
 	// Loss records the training loss of two views v1, v2 [N, C, H, W] of the
 	// same images on the tape; rng draws the step's random numbers (the
-	// Hallucinator's lambda).
+	// Hallucinator's lambda). A Trainer's tape recycles op outputs
+	// (autograd.Tape.SetRecycling): the values Loss makes stay valid until
+	// the next step's Loss, so what must outlive a step (MoCo's keys in
+	// its queue) is copied.
 	Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *autograd.Var
 	// AfterStep runs after the optimiser step (momentum encoder, queue).
 	AfterStep()

@@ -78,6 +78,9 @@ func NewTrainer(be kernels.Backend, fw Framework, ds *data.Dataset, c TrainConfi
 		}
 	}
 	t := &Trainer{Cfg: c, FW: fw, be: be, ds: ds, tp: autograd.NewTape(be)}
+	// A step's activations are dead once the next begins (see step): their
+	// buffers serve the next step instead of new, cleared memory.
+	t.tp.SetRecycling(true)
 	t.steps = ds.N / c.BatchSize
 	if c.MaxSteps > 0 {
 		t.steps = min(t.steps, c.MaxSteps)
@@ -168,6 +171,7 @@ func (t *Trainer) step(b *data.Batch) (loss, lr float64, err error) {
 	// One random stream per step, so that a resumed run draws the same.
 	rng := rand.New(rand.NewPCG(t.Cfg.Seed^0x5eed, uint64(global)))
 	t.FW.SetTraining(true)
+	t.tp.Recycle() // the previous step's values, read by Stats until now
 	t.opt.ZeroGrad()
 	if t.fixed != nil {
 		t.fixed.ZeroGrad()
