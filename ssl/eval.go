@@ -49,6 +49,10 @@ func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Datase
 	d := 0
 	buf := make([]float32, batch*ds.C*ds.H*ds.W)
 	idx := make([]int, 0, batch)
+	// One tape for all batches: each batch's activations are dead once its
+	// features are on the host, and serve the next batch.
+	tp := autograd.NewTape(be)
+	tp.SetRecycling(true)
 	for lo := 0; lo < ds.N; lo += batch {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -62,7 +66,8 @@ func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Datase
 		if err := FillBatch(ds, nm, idx, buf); err != nil {
 			return nil, err
 		}
-		h, err := EmbedBatch(be, m, tensor.FromSlice(buf[:n*ds.C*ds.H*ds.W], n, ds.C, ds.H, ds.W))
+		tp.Recycle()
+		h, err := embedBatch(be, m, tp, tensor.FromSlice(buf[:n*ds.C*ds.H*ds.W], n, ds.C, ds.H, ds.W))
 		if err != nil {
 			return nil, err
 		}
@@ -84,8 +89,12 @@ func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Datase
 // EmbedBatch returns the features (host tensor [N, D]) of a host batch of
 // images x [N, C, H, W], computed by m in evaluation mode without gradients.
 func EmbedBatch(be kernels.Backend, m nn.Module, x *tensor.Tensor) (*tensor.Tensor, error) {
+	return embedBatch(be, m, autograd.NewTape(be), x)
+}
+
+// embedBatch is EmbedBatch on the tape tp.
+func embedBatch(be kernels.Backend, m nn.Module, tp *autograd.Tape, x *tensor.Tensor) (*tensor.Tensor, error) {
 	m.SetTraining(false)
-	tp := autograd.NewTape(be)
 	var out *autograd.Var
 	tp.NoGrad(func() { out = m.Forward(tp, autograd.NewVar(be.FromHost(x), false)) })
 	h := be.ToHost(out.Value)

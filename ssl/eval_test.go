@@ -7,7 +7,10 @@ import (
 	"sort"
 	"testing"
 
+	"hallucinator/kernels"
+	"hallucinator/kernels/cpu"
 	"hallucinator/kernels/cpu/ref"
+	"hallucinator/ssl/data"
 	"hallucinator/tensor"
 )
 
@@ -171,5 +174,46 @@ func TestLinearProbeSeparable(t *testing.T) {
 	}
 	if res.Last < 0.95 || len(res.Curve) != 5 || res.Best < res.Last {
 		t.Fatalf("probe %+v", res)
+	}
+}
+
+// TestEmbedMatchesEmbedBatch checks that Embed, whose tape recycles each
+// batch's activations for the next, gives the features EmbedBatch computes
+// on a fresh tape per batch, bit for bit, with a short last batch.
+func TestEmbedMatchesEmbedBatch(t *testing.T) {
+	for _, be := range []kernels.Backend{ref.New(), cpu.New(cpu.Options{Threads: 2})} {
+		c := tinyConfig("simclr", false)
+		c.Width = 4
+		fw, err := New(be, tensor.NewRand(3), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := twoViewData(37)
+		norm := data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}
+		got, err := Embed(context.Background(), be, fw, ds, norm, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := got.Dim(1)
+		for lo := 0; lo < ds.N; lo += 8 {
+			hi := min(lo+8, ds.N)
+			idx := make([]int, 0, 8)
+			for i := lo; i < hi; i++ {
+				idx = append(idx, i)
+			}
+			x := tensor.Zeros(hi-lo, 1, 12, 12)
+			if err := FillBatch(ds, norm, idx, x.Data()); err != nil {
+				t.Fatal(err)
+			}
+			want, err := EmbedBatch(be, fw, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, w := range want.Data() {
+				if g := got.Data()[lo*d+j]; math.Float32bits(g) != math.Float32bits(w) || math.IsNaN(float64(w)) {
+					t.Fatalf("%s: image %d, feature %d: %v, want %v", be.Name(), lo+j/d, j%d, g, w)
+				}
+			}
+		}
 	}
 }
