@@ -71,3 +71,25 @@ func ExampleTape_FreeBuffers() {
 	// 0 Tensor[3](cpu) [2 0 2]
 	// 1 Tensor[3](cpu) [2 0 2]
 }
+
+// With recycling, a training loop calls Recycle at the start of each step:
+// the outputs of the previous step's Relu (and Conv2d, BatchNorm, Add) go
+// back to the tape and serve this step, so that once warm a step takes no
+// new memory for them. A value is read before the next Recycle.
+func ExampleTape_SetRecycling() {
+	tp := autograd.NewTape(ref.New())
+	tp.SetRecycling(true)
+	w := autograd.NewVar(tensor.FromSlice([]float32{1, -2, 3}, 3), true)
+	for step := range 3 {
+		tp.Recycle() // last step's values are dead from here on
+		autograd.ZeroGrad([]*autograd.Var{w})
+		y := tp.Relu(w)
+		tp.Backward(tp.Sum(y))
+		fmt.Println(step, y.Value, w.Grad)
+		w.Value.Data()[1] += 1.5 // a step of some optimiser
+	}
+	// Output:
+	// 0 Tensor[3](cpu) [1 0 3] Tensor[3](cpu) [1 0 1]
+	// 1 Tensor[3](cpu) [1 0 3] Tensor[3](cpu) [1 0 1]
+	// 2 Tensor[3](cpu) [1 1 3] Tensor[3](cpu) [1 1 1]
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"hallucinator/kernels/cpu"
+	"hallucinator/kernels/cpu/ref"
 	"hallucinator/ssl"
 	"hallucinator/ssl/data"
 	"hallucinator/tensor"
@@ -60,4 +61,25 @@ func Example() {
 	// Output:
 	// steps: 3
 	// features: [64 32]
+}
+
+// The kNN monitor at several neighbour counts at once: the similarities and
+// neighbours are found once, for the largest k. Here two train points per
+// class lie near the test points' class, and one odd point near each test
+// point carries the other label: one neighbour is fooled, three are not.
+func ExampleKNNAccuracyByK() {
+	train := tensor.FromSlice([]float32{
+		1, 0.02, // class 0
+		1, 0.3, // class 0
+		0.05, 1, // class 1
+		0.3, 1, // class 1
+		1, 0.01, // class 1, next to the class-0 test point
+		0.01, 1, // class 0, next to the class-1 test point
+	}, 6, 2)
+	test := tensor.FromSlice([]float32{1, 0, 0, 1}, 2, 2)
+	acc, err := ssl.KNNAccuracyByK(context.Background(), ref.New(), []int{1, 3}, 0.1,
+		train, []int32{0, 0, 1, 1, 1, 0}, test, []int32{0, 1}, 2)
+	fmt.Println(acc, err)
+	// Output:
+	// [0 1] <nil>
 }
