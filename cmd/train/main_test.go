@@ -105,6 +105,8 @@ func TestPresets(t *testing.T) {
 			scale, jitter = 0.2, 0.4
 		case tc.args[1] == "simsiam":
 			scale, jitter = 0.5, 0.8
+		case tc.args[1] == "simclr":
+			jitter = 0.8
 		}
 		anchor := "auto"
 		if tc.args[1] == "simsiam" && o.Width != 64 {
