@@ -132,15 +132,19 @@ func (tp *Tape) output(shape ...int) *tensor.Tensor {
 // overwrite their storage). A step then allocates nothing once warm, where
 // a new zero tensor per output costs the clearing of its memory (and, for
 // large ones, page faults) every step. Turning it off hands back what the
-// tape holds.
+// tape holds and restores the free list's bounds. A tape whose free list
+// keeps nothing does not recycle.
 func (tp *Tape) SetRecycling(on bool) {
-	if !on {
-		tp.Recycle()
-		tp.free.maxPer, tp.free.maxElems = maxFreePerSize, maxFreeElems
-	} else if tp.free.enabled() {
+	switch {
+	case on && !tp.recycle && tp.free.enabled():
+		tp.bounds = [2]int{tp.free.maxPer, tp.free.maxElems}
 		tp.free.maxPer, tp.free.maxElems = maxRecyclePerSize, maxRecycleElems
+		tp.recycle = true
+	case !on && tp.recycle:
+		tp.Recycle()
+		tp.free.maxPer, tp.free.maxElems = tp.bounds[0], tp.bounds[1]
+		tp.recycle = false
 	}
-	tp.recycle = on && tp.free.enabled()
 }
 
 // Recycle hands the op outputs the tape holds (see SetRecycling) back to

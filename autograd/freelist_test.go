@@ -364,11 +364,25 @@ func TestRecyclingAllocatesNothingOnceWarm(t *testing.T) {
 	if z, pz := step(tp, n), step(plain, plainNet); z != pz {
 		t.Fatalf("recycling off: %d new tensors a step, want %d as a plain tape", z, pz)
 	}
-	// A tape that keeps no buffers does not recycle either.
+	// A tape that keeps no buffers does not recycle either, and turning
+	// recycling off does not make it keep any; a tape with its own bounds
+	// gets them back.
 	none := noReuseTape(cb)
 	none.SetRecycling(true)
 	if step(none, net.clone()); none.recycle || len(none.held) != 0 {
 		t.Fatal("a tape without a free list recycles")
+	}
+	none.SetRecycling(false)
+	if none.free.enabled() {
+		t.Fatal("SetRecycling(false) gave a tape without a free list one")
+	}
+	tiny := NewTape(cb)
+	tiny.free = newFreeList(1, 64)
+	tiny.SetRecycling(true)
+	tiny.SetRecycling(true)
+	tiny.SetRecycling(false)
+	if tiny.free.maxPer != 1 || tiny.free.maxElems != 64 {
+		t.Fatalf("bounds after recycling on and off: %d/%d, want 1/64", tiny.free.maxPer, tiny.free.maxElems)
 	}
 }
 

@@ -75,6 +75,7 @@ type Tape struct {
 	// list since the last Recycle.
 	recycle bool
 	held    []*tensor.Tensor
+	bounds  [2]int // the free list's bounds before recycling
 }
 
 // NewTape returns a tape whose ops run on b.
