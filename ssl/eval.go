@@ -117,9 +117,6 @@ var DefaultKNN = KNNConfig{K: 200, Temperature: 0.1}
 // are host tensors [N, D]; similarities are computed on be.
 func KNNAccuracy(ctx context.Context, be kernels.Backend, c KNNConfig, train *tensor.Tensor, trainLabels []int32,
 	test *tensor.Tensor, testLabels []int32, classes int) (float64, error) {
-	if c.K <= 0 {
-		return 0, fmt.Errorf("ssl: kNN with k=%d, want k > 0", c.K)
-	}
 	acc, err := KNNAccuracyByK(ctx, be, []int{c.K}, c.Temperature, train, trainLabels, test, testLabels, classes)
 	if err != nil {
 		return 0, err

@@ -348,13 +348,14 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	if o.Temperature > 0 {
 		c.Temperature = float32(o.Temperature)
 	}
-	for _, f := range []struct {
-		dst *int
-		v   int
-	}{{&c.HiddenDim, o.ProjHidden}, {&c.ProjDim, o.ProjDim}, {&c.PredHidden, o.PredHidden}} {
-		if f.v > 0 {
-			*f.dst = f.v
-		}
+	if o.ProjHidden > 0 {
+		c.HiddenDim = o.ProjHidden
+	}
+	if o.ProjDim > 0 {
+		c.ProjDim = o.ProjDim
+	}
+	if o.PredHidden > 0 {
+		c.PredHidden = o.PredHidden
 	}
 	switch {
 	case o.Stem != "auto" && o.Stem != "":
