@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -117,6 +118,35 @@ func TestPresets(t *testing.T) {
 		}
 		if o.MinScale != scale || o.Jitter != jitter {
 			t.Errorf("%v (gpu %v): crops from %v, jitter %v; want %v, %v", tc.args, tc.gpu, o.MinScale, o.Jitter, scale, jitter)
+		}
+	}
+}
+
+// TestWarmupPreset checks the warm-up each preset gives: a whole epoch for
+// MoCo with the Hallucinator on a CPU, 0.2 epochs for the other CPU runs,
+// the paper's 10 on a GPU, and what -warmup says when given.
+func TestWarmupPreset(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		gpu    bool
+		warmup float64
+	}{
+		{[]string{"-framework", "mocov1"}, false, 1},
+		{[]string{"-framework", "mocov2"}, false, 1},
+		{[]string{"-framework", "mocov2", "-hallucinate=false"}, false, 0.2},
+		{[]string{"-framework", "simclr"}, false, 0.2},
+		{[]string{"-framework", "simsiam"}, false, 0.2},
+		{[]string{"-framework", "mocov2"}, true, 10},
+		{[]string{"-framework", "mocov2", "-warmup", "0.5"}, false, 0.5},
+		{[]string{"-framework", "simclr", "-warmup", "0"}, false, 0},
+	} {
+		o, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		o.applyPreset(tc.gpu)
+		if o.WarmupEp != tc.warmup {
+			t.Errorf("%v (gpu %v): warm-up %v epochs, want %v", tc.args, tc.gpu, o.WarmupEp, tc.warmup)
 		}
 	}
 }
