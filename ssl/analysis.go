@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/mat"
+
 	"hallucinator/kernels"
 	"hallucinator/tensor"
 )
@@ -97,4 +99,51 @@ func Uniformity(x []float32, d int, t float64) (float64, error) {
 		}
 	}
 	return math.Log(sum / float64(pairs)), nil
+}
+
+// EffectiveRank is RankMe (Garrido et al. 2023), the effective rank of the
+// embeddings x [N*d]: exp of the entropy of their singular values
+// sigma_k scaled to sum to one, p_k = sigma_k / sum(sigma) + 1e-7. It lies
+// between 1 (every row on one line) and min(N, d) (all singular values
+// equal). The embeddings are not centred, as in the paper. A
+// low rank beside a good linear probe means that a few directions dominate
+// the features' cosines (see the README's Fashion-MNIST figures).
+func EffectiveRank(x []float32, d int) (float64, error) {
+	if d <= 0 || len(x)%d != 0 || len(x) == 0 {
+		return 0, fmt.Errorf("ssl: effective rank of %d values with dimension %d", len(x), d)
+	}
+	n := len(x) / d
+	// The singular values are the square roots of the eigenvalues of the
+	// d x d Gram matrix, accumulated in float64.
+	rows := make([]float64, len(x))
+	for i, v := range x {
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("ssl: effective rank: value %v at row %d, column %d", v, i/d, i%d)
+		}
+		rows[i] = f
+	}
+	g := mat.NewSymDense(d, nil)
+	g.SymOuterK(1, mat.NewDense(n, d, rows).T())
+	var eig mat.EigenSym
+	if !eig.Factorize(g, false) {
+		return 0, fmt.Errorf("ssl: effective rank: the eigen decomposition of the %dx%d Gram matrix did not converge", d, d)
+	}
+	// Ascending; an N x d matrix has min(N, d) singular values.
+	sv := eig.Values(nil)
+	sv = sv[len(sv)-min(n, d):]
+	var total float64
+	for i, l := range sv {
+		sv[i] = math.Sqrt(math.Max(l, 0))
+		total += sv[i]
+	}
+	if total == 0 {
+		return 0, fmt.Errorf("ssl: effective rank of all-zero embeddings")
+	}
+	var h float64
+	for _, s := range sv {
+		p := s/total + 1e-7
+		h -= p * math.Log(p)
+	}
+	return math.Exp(h), nil
 }

@@ -3,9 +3,12 @@ package ssl
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 
 	"hallucinator/kernels"
 	"hallucinator/kernels/cpu"
@@ -214,6 +217,61 @@ func TestEmbedMatchesEmbedBatch(t *testing.T) {
 					t.Fatalf("%s: image %d, feature %d: %v, want %v", be.Name(), lo+j/d, j%d, g, w)
 				}
 			}
+		}
+	}
+}
+
+// TestEffectiveRank checks RankMe against the singular values of a direct
+// SVD on random embeddings of awkward sizes, and its two extremes.
+func TestEffectiveRank(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, sz := range []struct{ n, d int }{{1, 1}, {3, 7}, {37, 5}, {101, 13}, {1009, 64}} {
+		x := make([]float32, sz.n*sz.d)
+		for i := range x {
+			// Columns of different scales, and a shared offset, as pooled
+			// features have.
+			x[i] = float32((rng.NormFloat64() + 0.7) * float64(1+i%sz.d))
+		}
+		got, err := EffectiveRank(x, sz.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xd := make([]float64, len(x))
+		for i, v := range x {
+			xd[i] = float64(v)
+		}
+		var svd mat.SVD
+		if !svd.Factorize(mat.NewDense(sz.n, sz.d, xd), mat.SVDNone) {
+			t.Fatal("reference SVD failed")
+		}
+		sv := svd.Values(nil)
+		var total, h float64
+		for _, s := range sv {
+			total += s
+		}
+		for _, s := range sv {
+			p := s/total + 1e-7
+			h -= p * math.Log(p)
+		}
+		if want := math.Exp(h); math.Abs(got-want) > 1e-6*want {
+			t.Errorf("%dx%d: effective rank %v, reference %v", sz.n, sz.d, got, want)
+		}
+	}
+	// Orthogonal rows of equal norm: every singular value equal, rank d.
+	eye := []float32{2, 0, 0, 0, 2, 0, 0, 0, 2}
+	if got, _ := EffectiveRank(eye, 3); math.Abs(got-3) > 1e-5 {
+		t.Errorf("rank of 2I = %v, want 3", got)
+	}
+	// Every row on one line: rank 1.
+	if got, _ := EffectiveRank([]float32{1, -2, 3, -6, 0.5, -1, -4, 8}, 2); math.Abs(got-1) > 1e-5 {
+		t.Errorf("rank of collinear rows = %v, want 1", got)
+	}
+	for _, bad := range []struct {
+		x []float32
+		d int
+	}{{nil, 2}, {[]float32{1, 2, 3}, 2}, {[]float32{1, 2}, 0}, {[]float32{0, 0, 0, 0}, 2}, {[]float32{1, float32(math.NaN())}, 2}} {
+		if _, err := EffectiveRank(bad.x, bad.d); err == nil {
+			t.Errorf("EffectiveRank(%v, %d) accepted", bad.x, bad.d)
 		}
 	}
 }

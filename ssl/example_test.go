@@ -83,3 +83,26 @@ func ExampleKNNAccuracyByK() {
 	// Output:
 	// [0 1] <nil>
 }
+
+// The effective rank (RankMe) of embeddings: rows spread over three
+// orthogonal directions count as three, rows along one direction as one.
+func ExampleEffectiveRank() {
+	spread := []float32{
+		3, 0, 0,
+		0, -3, 0,
+		0, 0, 3,
+		0, 3, 0,
+		-3, 0, 0,
+		0, 0, -3,
+	}
+	collapsed := []float32{
+		1, 2, 2,
+		-2, -4, -4,
+		0.5, 1, 1,
+	}
+	r1, _ := ssl.EffectiveRank(spread, 3)
+	r2, _ := ssl.EffectiveRank(collapsed, 3)
+	fmt.Printf("%.2f %.2f\n", r1, r2)
+	// Output:
+	// 3.00 1.00
+}

@@ -192,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}
 	_ = enc.Encode(map[string]any{"type": "final", "knn": sum.KNN, "linear_last": sum.LinearLast, "linear_best": sum.LinearBest,
-		"alignment": sum.Alignment, "uniformity": sum.Uniformity})
+		"alignment": sum.Alignment, "uniformity": sum.Uniformity, "effective_rank": sum.EffectiveRank})
 	if err := writeJSON(filepath.Join(o.Out, summaryFile), sum); err != nil {
 		return err
 	}
@@ -207,8 +207,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		fmt.Fprintln(stdout, line)
 	}
-	fmt.Fprintf(stdout, "%s%s: kNN %.2f %% (raw pixels %.2f %%), linear %.2f %% (best %.2f %%), alignment %.3f, uniformity %.3f, pre-training %s\n",
-		o.Framework, halSuffix(o), 100*sum.KNN, 100*sum.KNNRawPixels, 100*sum.LinearLast, 100*sum.LinearBest, sum.Alignment, sum.Uniformity,
+	fmt.Fprintf(stdout, "%s%s: kNN %.2f %% (raw pixels %.2f %%), linear %.2f %% (best %.2f %%), alignment %.3f, uniformity %.3f, effective rank %.1f, pre-training %s\n",
+		o.Framework, halSuffix(o), 100*sum.KNN, 100*sum.KNNRawPixels, 100*sum.LinearLast, 100*sum.LinearBest, sum.Alignment, sum.Uniformity, sum.EffectiveRank,
 		trainTime.Round(time.Second))
 	return nil
 }
@@ -421,6 +421,7 @@ type summary struct {
 	LinearCurve     []float64          `json:"linear_curve"`
 	Alignment       float64            `json:"alignment"`
 	Uniformity      float64            `json:"uniformity"`
+	EffectiveRank   float64            `json:"effective_rank"`
 	PretrainSeconds float64            `json:"pretrain_seconds"`
 	EvalSeconds     float64            `json:"eval_seconds"`
 }
@@ -434,6 +435,10 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 	}
 	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
 	if err != nil {
+		return nil, err
+	}
+	// RankMe of the clean test images' features.
+	if sum.EffectiveRank, err = ssl.EffectiveRank(tef.Data(), tef.Dim(1)); err != nil {
 		return nil, err
 	}
 	c := s.train.NumClasses

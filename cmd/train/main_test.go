@@ -189,7 +189,8 @@ func TestTinyRun(t *testing.T) {
 	if err := json.Unmarshal(raw, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.KNN <= 0 || sum.KNN > 1 || len(sum.LinearCurve) != 2 || !sum.Hallucinate {
+	if sum.KNN <= 0 || sum.KNN > 1 || len(sum.LinearCurve) != 2 || !sum.Hallucinate ||
+		!(sum.EffectiveRank >= 1 && sum.EffectiveRank <= 16) { // width 2: 16 features
 		t.Fatalf("summary %+v", sum)
 	}
 	for _, m := range []map[string]float64{sum.KNNByK, sum.KNNRawPixelsByK} {
