@@ -159,12 +159,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		rec := map[string]any{"type": "epoch", "epoch": epoch + 1, "loss": lossSum / float64(max(lossN, 1)),
 			"epoch_s": time.Since(epStart).Seconds(), "time_s": time.Since(start).Seconds()}
 		if o.EvalEvery > 0 && (epoch+1)%o.EvalEvery == 0 && !tr.Done() {
-			acc, err := knn(ctx, be, o, fw, sets)
+			acc, rank, err := knn(ctx, be, o, fw, sets)
 			if err != nil {
 				return err
 			}
-			rec["knn"] = acc
-			fmt.Fprintf(stdout, "epoch %d: loss %.4f, kNN %.2f %%\n", epoch+1, rec["loss"], 100*acc)
+			rec["knn"], rec["effective_rank"] = acc, rank
+			fmt.Fprintf(stdout, "epoch %d: loss %.4f, kNN %.2f %%, effective rank %.1f\n", epoch+1, rec["loss"], 100*acc, rank)
 		} else {
 			fmt.Fprintf(stdout, "epoch %d: loss %.4f (%.0f s)\n", epoch+1, rec["loss"], rec["epoch_s"])
 		}
@@ -394,16 +394,22 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	return fw, tr, nil
 }
 
-func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (float64, error) {
+// knn is the monitor between epochs: kNN accuracy, and the effective rank
+// of the test features.
+func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (acc, rank float64, err error) {
 	trf, err := ssl.Embed(ctx, be, fw, s.train, s.norm, 256)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, s.train.NumClasses)
+	if rank, err = ssl.EffectiveRank(tef.Data(), tef.Dim(1)); err != nil {
+		return 0, 0, err
+	}
+	acc, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, s.train.NumClasses)
+	return acc, rank, err
 }
 
 // summary is the final evaluation of a run.

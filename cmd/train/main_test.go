@@ -167,7 +167,7 @@ func TestTinyRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := []string{"-device", "cpu", "-out", dir, "-train-subset", "96", "-test-subset", "64", "-batch", "16",
-		"-epochs", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-knn-ks", "1, 3", "-quiet"}
+		"-epochs", "2", "-eval-every", "1", "-max-steps", "3", "-width", "2", "-probe-epochs", "2", "-knn-k", "5", "-knn-ks", "1, 3", "-quiet"}
 	// A stale error of an earlier attempt goes when the run starts.
 	if err := os.WriteFile(filepath.Join(dir, errorFile), []byte("train: stale\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -198,6 +198,25 @@ func TestTinyRun(t *testing.T) {
 			t.Fatalf("kNN by k: %v, %v", sum.KNNByK, sum.KNNRawPixelsByK)
 		}
 	}
+	// The monitor after epoch 1 (not after the last: the final evaluation
+	// follows) logs kNN accuracy and effective rank.
+	metrics, _ := os.ReadFile(filepath.Join(dir, metricsFile))
+	monitored := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(metrics)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		if rec["type"] == "epoch" && rec["knn"] != nil {
+			monitored++
+			if r, _ := rec["effective_rank"].(float64); !(r >= 1 && r <= 16) || rec["epoch"] != 1.0 {
+				t.Errorf("monitor record %v", rec)
+			}
+		}
+	}
+	if monitored != 1 {
+		t.Errorf("%d monitor records, want 1:\n%s", monitored, metrics)
+	}
 	if !strings.Contains(out.String(), "kNN by k (raw pixels): 1: ") {
 		t.Errorf("no kNN-by-k line in\n%s", out.String())
 	}
@@ -221,7 +240,7 @@ func TestTinyRun(t *testing.T) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg["epochs"] = 2
+	cfg["epochs"] = 3
 	raw, _ = json.Marshal(cfg)
 	if err := os.WriteFile(filepath.Join(dir, configFile), raw, 0o644); err != nil {
 		t.Fatal(err)
@@ -230,7 +249,7 @@ func TestTinyRun(t *testing.T) {
 	if err := run(context.Background(), []string{"-resume", dir, "-device", "cpu", "-quiet"}, &out, &out); err != nil {
 		t.Fatalf("resume: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "resumed at epoch 1 step 0") {
+	if !strings.Contains(out.String(), "resumed at epoch 2 step 0") {
 		t.Fatalf("resume output:\n%s", out.String())
 	}
 }
