@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -70,7 +71,8 @@ func SaveSafetensors(path string, m Module, extra map[string]string) error {
 // PyTorch's safetensors with the same state_dict keys) into the parameters
 // and buffers of m, and returns the file's metadata. Like PyTorch's strict
 // loading, every key of m must be in the file with the same shape and the
-// file must have no other tensors; on any error m is left unchanged.
+// file must have no other tensors; unlike it, NaN and infinite values are an
+// error naming the tensor. On any error m is left unchanged.
 func LoadSafetensors(path string, m Module) (map[string]string, error) {
 	ts, meta, err := ReadSafetensors(path)
 	if err != nil {
@@ -83,8 +85,12 @@ func LoadSafetensors(path string, m Module) (map[string]string, error) {
 }
 
 // LoadState copies named host tensors into the parameters and buffers of m,
-// with the strict checks of LoadSafetensors.
+// with the strict checks of LoadSafetensors. A tensor holding NaN or an
+// infinity is refused (a *NonFiniteError) and m is left unchanged.
 func LoadState(m Module, ts []NamedTensor) error {
+	if err := CheckFinite(ts); err != nil {
+		return err
+	}
 	byName := make(map[string]NamedTensor, len(ts))
 	for _, nt := range ts {
 		byName[nt.Name] = nt
@@ -192,4 +198,42 @@ func fromHost(b kernels.Backend, src, dst *tensor.Tensor) {
 		return
 	}
 	b.Copy(b.FromHost(src), dst)
+}
+
+// NonFiniteError reports a tensor of a checkpoint or a state that holds NaN
+// or an infinity.
+type NonFiniteError struct {
+	Name  string // the tensor's state_dict name
+	Index int    // the first non-finite element (row-major)
+	Value float32
+	Count int // how many elements are not finite
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("tensor %q holds %d non-finite values (the first, %g, at element %d)", e.Name, e.Count, e.Value, e.Index)
+}
+
+// CheckFinite returns a *NonFiniteError for the first tensor of ts that holds
+// NaN or an infinity, or nil when every value is finite. Checkpoints are
+// checked with it before they are written and when they are loaded, so that a
+// diverged state is never saved over a good one nor silently trained on.
+func CheckFinite(ts []NamedTensor) error {
+	for _, nt := range ts {
+		if nt.T == nil || nt.T.Kind() != tensor.Host {
+			continue
+		}
+		var e *NonFiniteError
+		for i, v := range nt.T.Contiguous().Data() {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				if e == nil {
+					e = &NonFiniteError{Name: nt.Name, Index: i, Value: v}
+				}
+				e.Count++
+			}
+		}
+		if e != nil {
+			return e
+		}
+	}
+	return nil
 }

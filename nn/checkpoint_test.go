@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -419,5 +422,50 @@ func TestCheckpointDeviceTensors(t *testing.T) {
 	}
 	if _, err := LoadSafetensors(path, noBackend{c}); err == nil || !strings.Contains(err.Error(), "Backend") {
 		t.Fatalf("loading device tensors without a backend: %v", err)
+	}
+}
+
+// TestLoadRefusesNonFinite checks that a checkpoint with one NaN or
+// infinite value is refused with an error naming the tensor, and that the
+// module keeps its values.
+func TestLoadRefusesNonFinite(t *testing.T) {
+	a := smallTrained(t, 1, 2)
+	for _, tc := range []struct {
+		name string
+		v    float32
+	}{
+		{"layer2.0.conv1.weight", float32(math.NaN())},
+		{"bn1.running_var", float32(math.Inf(1))},
+		{"fc.bias", float32(math.Inf(-1))},
+	} {
+		ts, err := StateTensors(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, nt := range ts {
+			if nt.Name == tc.name {
+				nt.T.Data()[nt.T.Numel()-1] = tc.v
+			}
+		}
+		path := filepath.Join(t.TempDir(), "bad.safetensors")
+		if err := WriteSafetensors(path, ts, nil); err != nil {
+			t.Fatal(err)
+		}
+		b := smallTrained(t, 2, 2)
+		was, _ := StateTensors(b)
+		_, err = LoadSafetensors(path, b)
+		var nf *NonFiniteError
+		if !errors.As(err, &nf) || nf.Name != tc.name || nf.Count != 1 || !strings.Contains(err.Error(), tc.name) {
+			t.Fatalf("%s = %v: error %v", tc.name, tc.v, err)
+		}
+		now, _ := StateTensors(b)
+		for i := range was {
+			if !slices.Equal(was[i].T.Data(), now[i].T.Data()) {
+				t.Fatalf("%s changed by a refused load", was[i].Name)
+			}
+		}
+	}
+	if err := CheckFinite([]NamedTensor{{Name: "x", T: tensor.FromSlice([]float32{1, 2, 3}, 3)}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -36,14 +36,35 @@ type TrainConfig struct {
 	// MaxSteps, when positive, stops each epoch after that many steps (for
 	// short runs and tests).
 	MaxSteps int
+	// OnNonFinite says what a step whose loss or gradient norm is NaN or
+	// infinite does: "stop" (also when empty) ends training with an error
+	// wrapping ErrNonFinite, before the optimiser touches the weights;
+	// "skip" leaves the whole state as it was before the step (weights,
+	// optimiser state, batch-norm statistics, MoCo's key encoder and
+	// queue), counts the step in Skipped and goes on with the next batch,
+	// as mixed-precision trainers do; it keeps a copy of the framework's
+	// buffers for that, made before each step. After MaxSkipsInARow skipped
+	// steps in a row training stops all the same.
+	OnNonFinite string
 }
+
+// MaxSkipsInARow is how many consecutive non-finite steps OnNonFinite "skip"
+// tolerates before it stops training: a run whose every step overflows has
+// diverged, and skipping cannot bring it back.
+const MaxSkipsInARow = 20
 
 // StepInfo is reported after every training step.
 type StepInfo struct {
 	Epoch, Step, StepsPerEpoch, GlobalStep int
 	Loss, LR                               float64
-	Images                                 int
-	Elapsed                                time.Duration
+	// GradNorm is the L2 norm of all the gradients of the step, before
+	// the optimiser's weight decay.
+	GradNorm float64
+	// Skipped says the step was skipped for a non-finite loss or gradient
+	// (TrainConfig.OnNonFinite "skip").
+	Skipped bool
+	Images  int
+	Elapsed time.Duration
 }
 
 // Trainer runs self-supervised pre-training of a Framework.
@@ -58,7 +79,14 @@ type Trainer struct {
 	tp    *autograd.Tape
 	// Epoch and Step are where the next step starts.
 	Epoch, Step int
-	steps       int // steps per epoch
+	// Skipped counts the steps skipped for a non-finite loss or gradient
+	// since the trainer was made; inARow the latest of them in a row.
+	Skipped, inARow int
+	steps           int // steps per epoch
+	gradSq          *tensor.Tensor
+	// saved holds a copy of the framework's buffers from before the step
+	// in flight (OnNonFinite "skip").
+	saved []*tensor.Tensor
 }
 
 // NewTrainer prepares pre-training of fw on ds.
@@ -68,6 +96,11 @@ func NewTrainer(be kernels.Backend, fw Framework, ds *data.Dataset, c TrainConfi
 	}
 	if !(c.LR > 0) || c.FinalLR < 0 || c.WeightDecay < 0 || c.Momentum < 0 || c.Momentum >= 1 {
 		return nil, fmt.Errorf("ssl: bad optimiser settings lr=%v final=%v wd=%v momentum=%v", c.LR, c.FinalLR, c.WeightDecay, c.Momentum)
+	}
+	switch c.OnNonFinite {
+	case "", "stop", "skip":
+	default:
+		return nil, fmt.Errorf("ssl: OnNonFinite %q, want stop or skip", c.OnNonFinite)
 	}
 	if ds.N < c.BatchSize {
 		return nil, fmt.Errorf("ssl: %d images are fewer than one batch of %d", ds.N, c.BatchSize)
@@ -115,8 +148,9 @@ func (t *Trainer) StepsPerEpoch() int { return t.steps }
 // Done reports whether every epoch has run.
 func (t *Trainer) Done() bool { return t.Epoch >= t.Cfg.Epochs }
 
-// ErrNaNLoss is returned when a step's loss is not finite.
-var ErrNaNLoss = errors.New("ssl: loss is not finite")
+// ErrNonFinite is returned when a step's loss or gradient norm is NaN or
+// infinite and training stops for it.
+var ErrNonFinite = errors.New("ssl: loss or gradient is not finite")
 
 // RunEpoch trains from the current position to the end of the epoch,
 // calling onStep after each step. On cancellation it stops after the step in
@@ -145,15 +179,16 @@ func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
 			}
 			return err
 		}
-		loss, lr, err := t.step(b)
+		info, err := t.step(b)
 		ld.Recycle(b)
 		if err != nil {
 			return err
 		}
 		t.Step++
 		if onStep != nil {
-			onStep(StepInfo{Epoch: t.Epoch, Step: t.Step, StepsPerEpoch: t.steps, GlobalStep: t.Epoch*t.steps + t.Step,
-				Loss: loss, LR: lr, Images: b.N, Elapsed: time.Since(start)})
+			info.Epoch, info.Step, info.StepsPerEpoch, info.GlobalStep = t.Epoch, t.Step, t.steps, t.Epoch*t.steps+t.Step
+			info.Images, info.Elapsed = b.N, time.Since(start)
+			onStep(info)
 		}
 	}
 	t.Epoch++
@@ -162,9 +197,9 @@ func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
 }
 
 // step runs one optimiser step on a batch of two views.
-func (t *Trainer) step(b *data.Batch) (loss, lr float64, err error) {
+func (t *Trainer) step(b *data.Batch) (StepInfo, error) {
 	global := t.Epoch*t.steps + t.Step
-	lr = t.sched.LR(global)
+	info := StepInfo{LR: t.sched.LR(global)}
 	shape := []int{b.N, b.C, b.H, b.W}
 	v1 := autograd.NewVar(t.be.FromHost(tensor.FromSlice(b.Views[0], shape...)), false)
 	v2 := autograd.NewVar(t.be.FromHost(tensor.FromSlice(b.Views[1], shape...)), false)
@@ -176,22 +211,92 @@ func (t *Trainer) step(b *data.Batch) (loss, lr float64, err error) {
 	if t.fixed != nil {
 		t.fixed.ZeroGrad()
 	}
+	skip := t.Cfg.OnNonFinite == "skip"
+	if skip {
+		t.saveBuffers()
+	}
 	l := t.FW.Loss(t.tp, v1, v2, rng)
 	t.tp.Backward(l)
+	sq := t.gradSquares()
 	lh := t.be.ToHost(l.Value).Data()[0]
 	if err := t.be.Sync(); err != nil {
-		return 0, lr, err
+		return info, err
 	}
-	if math.IsNaN(float64(lh)) || math.IsInf(float64(lh), 0) {
-		return float64(lh), lr, fmt.Errorf("%w at epoch %d step %d (lr %g)", ErrNaNLoss, t.Epoch, t.Step, lr)
+	info.Loss = float64(lh)
+	for _, v := range sq.Data() {
+		info.GradNorm += float64(v)
 	}
-	t.opt.SetLR(lr)
+	info.GradNorm = math.Sqrt(info.GradNorm)
+	if !finite(info.Loss) || !finite(info.GradNorm) {
+		where := fmt.Sprintf("epoch %d step %d (lr %g, loss %g, gradient norm %g)", t.Epoch+1, t.Step+1, info.LR, info.Loss, info.GradNorm)
+		if !skip {
+			return info, fmt.Errorf("%w at %s", ErrNonFinite, where)
+		}
+		t.restoreBuffers()
+		t.Skipped++
+		t.inARow++
+		if t.inARow >= MaxSkipsInARow {
+			return info, fmt.Errorf("%w: %d steps in a row, the last at %s", ErrNonFinite, t.inARow, where)
+		}
+		info.Skipped = true
+		return info, nil
+	}
+	t.inARow = 0
+	t.opt.SetLR(info.LR)
 	t.opt.Step()
 	if t.fixed != nil {
 		t.fixed.Step() // constant learning rate
 	}
 	t.FW.AfterStep()
-	return float64(lh), lr, nil
+	return info, nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// saveBuffers copies the framework's buffers (batch-norm statistics, MoCo's
+// key encoder and queue), which a forward pass may change, into t.saved.
+func (t *Trainer) saveBuffers() {
+	bs := t.FW.Buffers()
+	if len(t.saved) != len(bs) {
+		t.saved = make([]*tensor.Tensor, len(bs))
+		for i, b := range bs {
+			t.saved[i] = t.be.Zeros(b.T.Shape()...)
+		}
+	}
+	for i, b := range bs {
+		t.be.Copy(b.T, t.saved[i])
+	}
+}
+
+// restoreBuffers undoes what the step in flight did to the buffers.
+func (t *Trainer) restoreBuffers() {
+	for i, b := range t.FW.Buffers() {
+		t.be.Copy(t.saved[i], b.T)
+	}
+}
+
+// gradSquares returns a host tensor with the sum of the squares of each
+// gradient of the step.
+func (t *Trainer) gradSquares() *tensor.Tensor {
+	var gs []*tensor.Tensor
+	for _, o := range []optim.Optimizer{t.opt, t.fixed} {
+		if o == nil {
+			continue
+		}
+		for _, p := range o.Params() {
+			if p.V.Grad != nil {
+				gs = append(gs, p.V.Grad)
+			}
+		}
+	}
+	if len(gs) == 0 {
+		return tensor.Zeros(1)
+	}
+	if t.gradSq == nil || t.gradSq.Numel() != len(gs) {
+		t.gradSq = t.be.Zeros(len(gs))
+	}
+	t.be.SumSquares(gs, t.gradSq)
+	return t.be.ToHost(t.gradSq)
 }
 
 // Checkpoint metadata keys.
@@ -221,6 +326,9 @@ func (t *Trainer) Save(path string, extra map[string]string) error {
 			s.Name = o.prefix + s.Name
 			ts = append(ts, s)
 		}
+	}
+	if err := nn.CheckFinite(ts); err != nil {
+		return fmt.Errorf("ssl: not writing %s: %w", path, err)
 	}
 	meta := map[string]string{metaEpoch: strconv.Itoa(t.Epoch), metaStep: strconv.Itoa(t.Step), metaFramework: t.FW.Name()}
 	for k, v := range extra {

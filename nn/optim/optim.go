@@ -32,8 +32,9 @@ type Optimizer interface {
 	// State returns host copies of the optimiser's state, named after the
 	// parameters, for checkpoints.
 	State() []nn.NamedTensor
-	// LoadState restores state written by State. Unknown names and shape
-	// mismatches are errors, and then nothing is changed.
+	// LoadState restores state written by State. Unknown names, shape
+	// mismatches and non-finite values are errors, and then nothing is
+	// changed.
 	LoadState(ts []nn.NamedTensor) error
 }
 
@@ -123,6 +124,9 @@ type stateLoader struct {
 // slots (with scalar[slot] true, a one-element tensor; else the shape of
 // the parameter).
 func (o *base) parseState(op string, ts []nn.NamedTensor, slots []string, scalar map[string]bool) (*stateLoader, error) {
+	if err := nn.CheckFinite(ts); err != nil {
+		return nil, fmt.Errorf("optim: %s state: %w", op, err)
+	}
 	l := &stateLoader{o: o, steps: o.steps, bySlot: map[string]map[int]*tensor.Tensor{}}
 	for _, s := range slots {
 		l.bySlot[s] = map[int]*tensor.Tensor{}
