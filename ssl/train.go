@@ -79,8 +79,8 @@ type Trainer struct {
 	tp    *autograd.Tape
 	// Epoch and Step are where the next step starts.
 	Epoch, Step int
-	// Skipped counts the steps skipped for a non-finite loss or gradient
-	// since the trainer was made; inARow the latest of them in a row.
+	// Skipped counts the steps of the run skipped for a non-finite loss or
+	// gradient (kept in checkpoints); inARow the latest of them in a row.
 	Skipped, inARow int
 	steps           int // steps per epoch
 	gradSq          *tensor.Tensor
@@ -304,6 +304,7 @@ const (
 	metaEpoch     = "epoch"
 	metaStep      = "step"
 	metaFramework = "framework"
+	metaSkipped   = "skipped_steps"
 	optPrefix     = "optimizer."
 	fixedPrefix   = "optimizer_fixed."
 )
@@ -330,7 +331,8 @@ func (t *Trainer) Save(path string, extra map[string]string) error {
 	if err := nn.CheckFinite(ts); err != nil {
 		return fmt.Errorf("ssl: not writing %s: %w", path, err)
 	}
-	meta := map[string]string{metaEpoch: strconv.Itoa(t.Epoch), metaStep: strconv.Itoa(t.Step), metaFramework: t.FW.Name()}
+	meta := map[string]string{metaEpoch: strconv.Itoa(t.Epoch), metaStep: strconv.Itoa(t.Step), metaFramework: t.FW.Name(),
+		metaSkipped: strconv.Itoa(t.Skipped)}
 	for k, v := range extra {
 		if _, ok := meta[k]; !ok {
 			meta[k] = v
@@ -366,6 +368,12 @@ func (t *Trainer) Load(path string) (map[string]string, error) {
 	if err1 != nil || err2 != nil || ep < 0 || st < 0 || st >= t.steps {
 		return nil, fmt.Errorf("ssl: %s: bad position epoch=%q step=%q in its metadata", path, meta[metaEpoch], meta[metaStep])
 	}
+	skipped := 0
+	if v, ok := meta[metaSkipped]; ok {
+		if skipped, err = strconv.Atoi(v); err != nil || skipped < 0 {
+			return nil, fmt.Errorf("ssl: %s: bad count of skipped steps %q in its metadata", path, v)
+		}
+	}
 	if err := nn.LoadState(t.FW, model); err != nil {
 		return nil, fmt.Errorf("ssl: %s: %w", path, err)
 	}
@@ -377,6 +385,6 @@ func (t *Trainer) Load(path string) (map[string]string, error) {
 			return nil, fmt.Errorf("ssl: %s: %w", path, err)
 		}
 	}
-	t.Epoch, t.Step = ep, st
+	t.Epoch, t.Step, t.Skipped = ep, st, skipped
 	return meta, nil
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,9 +56,21 @@ const (
 	errorFile      = "error.txt"
 )
 
+// hooks let tests act between the steps of a run.
+type hooks struct {
+	// afterStep runs after every training step, once its metrics are
+	// written.
+	afterStep func(ssl.StepInfo)
+}
+
 // run is the whole command; it returns instead of exiting so that tests can
 // call it.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, args, stdout, stderr, hooks{})
+}
+
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hooks) (err error) {
+	defer recoverPanic(&err)
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -87,6 +100,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			_ = os.WriteFile(errPath, []byte("train: "+err.Error()+"\n"), 0o644)
 		}
 	}()
+	defer recoverPanic(&err) // before the error is written
+	return train(ctx, be, o, stdout, stderr, h)
+}
+
+// recoverPanic turns a panic of the goroutine into the error *err, with the
+// stack, so that the run directory's error.txt says what happened.
+func recoverPanic(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("internal error (please report it with this message): panic: %v\n%s", r, debug.Stack())
+	}
+}
+
+// train pre-trains and evaluates the run o in its directory.
+func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr io.Writer, h hooks) error {
+	if n, err := removeTemporaries(o.Out); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stdout, "removed %d temporary file(s) left by an interrupted run in %s\n", n, o.Out)
+	}
 	fmt.Fprintf(stdout, "device %s, %s%s on %s, ResNet-%d width %d, %d epochs of batch %d, output %s\n",
 		be.Name(), o.Framework, halSuffix(o), o.Dataset, o.Depth, o.Width, o.Epochs, o.Batch, o.Out)
 
@@ -99,13 +131,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	ckpt := filepath.Join(o.Out, checkpointFile)
+	resumed := false
 	if o.Resume != "" {
-		if _, err := tr.Load(ckpt); err != nil {
+		if _, err := os.Stat(ckpt); errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(stdout, "%s has no checkpoint (the run stopped before its first): starting it from the beginning\n", o.Out)
+		} else if _, err := tr.Load(ckpt); err != nil {
 			return fmt.Errorf("resuming: %w", err)
+		} else {
+			resumed = true
+			fmt.Fprintf(stdout, "resumed at epoch %d step %d\n", tr.Epoch+1, tr.Step)
 		}
-		fmt.Fprintf(stdout, "resumed at epoch %d step %d\n", tr.Epoch, tr.Step)
 	}
-	if err := writeJSON(filepath.Join(o.Out, configFile), o); err != nil {
+	// A resumed run keeps the configuration it was started with.
+	if o.Resume == "" {
+		if err := writeJSON(filepath.Join(o.Out, configFile), o); err != nil {
+			return err
+		}
+	}
+	// The metrics of steps after the checkpoint are written again as the
+	// run repeats them.
+	keep := -1 // nothing, for a run that starts from the beginning
+	if resumed {
+		keep = tr.Epoch*tr.StepsPerEpoch() + tr.Step
+	}
+	if err := truncateMetrics(filepath.Join(o.Out, metricsFile), keep, tr.StepsPerEpoch()); err != nil {
 		return err
 	}
 	mw, err := os.OpenFile(filepath.Join(o.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -121,6 +170,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		return nil
 	}
+	interrupted := func(err error) error {
+		if serr := save(); serr != nil {
+			return errors.Join(err, serr)
+		}
+		return fmt.Errorf("interrupted at epoch %d step %d; checkpoint written, continue with -resume %s", tr.Epoch+1, tr.Step, o.Out)
+	}
 	pb := newProgress(stderr)
 	if o.Quiet {
 		pb = newProgress(io.Discard)
@@ -134,25 +189,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		var lossN int
 		epStart := time.Now()
 		err := tr.RunEpoch(ctx, func(s ssl.StepInfo) {
-			lossSum += s.Loss
-			lossN++
 			done := s.GlobalStep
+			if s.Skipped {
+				fmt.Fprintf(stdout, "epoch %d step %d skipped: loss %g, gradient norm %g (%d skipped so far)\n", s.Epoch+1, s.Step, s.Loss, s.GradNorm, tr.Skipped)
+				_ = enc.Encode(map[string]any{"type": "skip", "epoch": s.Epoch, "step": s.Step, "global_step": done,
+					"loss": fmt.Sprint(s.Loss), "grad_norm": fmt.Sprint(s.GradNorm)})
+			} else {
+				lossSum += s.Loss
+				lossN++
+			}
 			rate := float64(s.Images) * float64(s.Step) / s.Elapsed.Seconds()
 			perStep := time.Since(start) / time.Duration(max(done-doneAtStart, 1))
 			pb.update(fmt.Sprintf("epoch %d/%d", s.Epoch+1, o.Epochs), done, totalSteps, s.Loss, rate, perStep*time.Duration(totalSteps-done))
-			if s.Step%20 == 0 || s.Step == s.StepsPerEpoch {
+			if !s.Skipped && (s.Step%20 == 0 || s.Step == s.StepsPerEpoch) {
 				st := fw.Stats()
 				_ = enc.Encode(map[string]any{"type": "step", "epoch": s.Epoch, "step": s.Step, "global_step": done,
-					"loss": s.Loss, "lr": s.LR, "pos_cos": st.PosCos, "hal_cos": st.HalCos, "lambda": st.Lambda, "time_s": time.Since(start).Seconds()})
+					"loss": s.Loss, "lr": s.LR, "grad_norm": s.GradNorm, "pos_cos": st.PosCos, "hal_cos": st.HalCos, "lambda": st.Lambda,
+					"time_s": time.Since(start).Seconds()})
+			}
+			if h.afterStep != nil {
+				h.afterStep(s)
 			}
 		})
 		pb.done()
 		if err != nil {
 			if ctx.Err() != nil {
-				if serr := save(); serr != nil {
-					return errors.Join(err, serr)
-				}
-				return fmt.Errorf("interrupted at epoch %d step %d; checkpoint written, continue with -resume %s", tr.Epoch, tr.Step, o.Out)
+				return interrupted(err)
 			}
 			return err
 		}
@@ -161,6 +223,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		if o.EvalEvery > 0 && (epoch+1)%o.EvalEvery == 0 && !tr.Done() {
 			acc, rank, err := knn(ctx, be, o, fw, sets)
 			if err != nil {
+				if ctx.Err() != nil {
+					return interrupted(err)
+				}
 				return err
 			}
 			rec["knn"], rec["effective_rank"] = acc, rank
@@ -178,9 +243,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	trainTime := time.Since(start)
 	sum, err := evaluate(ctx, be, o, fw, sets)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted during the final evaluation (training is complete and checkpointed); evaluate with -resume %s", o.Out)
+		}
 		return err
 	}
 	sum.PretrainSeconds = trainTime.Seconds()
+	sum.SkippedSteps = tr.Skipped
 	if doneAtStart == totalSteps {
 		// A finished run evaluated again keeps its pre-training time.
 		if raw, err := os.ReadFile(filepath.Join(o.Out, summaryFile)); err == nil {
@@ -237,14 +306,9 @@ func resumeOptions(cur *options) (*options, error) {
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
 	}
-	if o.AnchorCrop == "auto" {
-		// Fixed here, so that a run that predates a preset's choice
-		// keeps what auto meant for it.
-		o.AnchorCrop = "off"
-		if o.anchorCrop() {
-			o.AnchorCrop = "on"
-		}
-	}
+	// Fixed here, before the preset, so that a run that predates a
+	// preset's choice keeps what auto meant for it.
+	o.resolveAnchorCrop()
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
 	if cur.KNNKs != "" {
@@ -308,6 +372,14 @@ func loadData(o *options) (*datasets, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Caught here rather than at the first evaluation, after training.
+	if a, b := s.train, s.test; a.C != b.C || a.H != b.H || a.W != b.W {
+		return nil, fmt.Errorf("-dataset %s: the training images are %dx%dx%d (CxHxW) but the test images %dx%dx%d; give -image-size for folders of mixed sizes",
+			s.name, a.C, a.H, a.W, b.C, b.H, b.W)
+	}
+	if s.test.NumClasses > s.train.NumClasses {
+		return nil, fmt.Errorf("-dataset %s: the test split has %d classes, the training split %d", s.name, s.test.NumClasses, s.train.NumClasses)
 	}
 	if s.norm, err = data.NormalizeFor(s.name); err != nil {
 		s.norm = data.MeanStd(s.train)
@@ -386,7 +458,8 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	}
 	tc := ssl.TrainConfig{Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: o.Optimizer, LR: o.LR, FinalLR: o.FinalLR,
 		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
-		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps}
+		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps,
+		OnNonFinite: o.OnNonFinite}
 	tr, err := ssl.NewTrainer(be, fw, s.train, tc)
 	if err != nil {
 		return nil, nil, err
@@ -430,6 +503,9 @@ type summary struct {
 	EffectiveRank   float64            `json:"effective_rank"`
 	PretrainSeconds float64            `json:"pretrain_seconds"`
 	EvalSeconds     float64            `json:"eval_seconds"`
+	// SkippedSteps counts the steps skipped for a non-finite loss or
+	// gradient (-on-nonfinite skip).
+	SkippedSteps int `json:"skipped_steps"`
 }
 
 func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (*summary, error) {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type options struct {
 	ProbeEpochs int     `json:"probe_epochs"`
 	ProbeLR     float64 `json:"probe_lr"`
 	MaxSteps    int     `json:"max_steps"`
+	OnNonFinite string  `json:"on_nonfinite,omitempty"` // stop, skip
 	Quiet       bool    `json:"-"`
 }
 
@@ -113,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ProbeEpochs, "probe-epochs", 0, "linear-probe epochs (0: preset; the paper's is 100)")
 	fs.Float64Var(&o.ProbeLR, "probe-lr", 0.1, "linear-probe learning rate (on standardised features)")
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
+	fs.StringVar(&o.OnNonFinite, "on-nonfinite", "stop", "a step whose loss or gradient is NaN or infinite: stop (the last checkpoint stays as it was) or skip (the step changes nothing and is counted; 20 in a row stop the run)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -147,6 +150,26 @@ func (o *options) check() error {
 	default:
 		bad("-preset %q: want auto, cpu or gpu", o.Preset)
 	}
+	switch o.OnNonFinite {
+	case "", "stop", "skip":
+	default:
+		bad("-on-nonfinite %q: want stop or skip", o.OnNonFinite)
+	}
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{
+		{"lr", o.LR}, {"final-lr", o.FinalLR}, {"warmup", o.WarmupEp}, {"momentum", o.Momentum}, {"wd", o.WeightDecay},
+		{"temperature", o.Temperature}, {"key-momentum", o.KeyMomentum}, {"color-jitter", o.Jitter},
+		{"min-scale", o.MinScale}, {"probe-lr", o.ProbeLR},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			bad("-%s %v: want a finite number", f.flag, f.v)
+		}
+	}
+	if o.WarmupEp > maxWarmup {
+		bad("-warmup %v: want at most %d epochs", o.WarmupEp, maxWarmup)
+	}
 	if o.Epochs < 0 || o.TestSubset < 0 || o.Batch < 0 || o.Width < 0 || o.Queue < 0 || o.ProbeEpochs < 0 || o.MaxSteps < 0 || o.Workers < 0 {
 		bad("sizes must not be negative")
 	}
@@ -164,7 +187,7 @@ func (o *options) check() error {
 	if o.Depth != 18 && o.Depth != 34 {
 		bad("-depth %d: want 18 or 34", o.Depth)
 	}
-	if o.LR < 0 || o.Temperature < 0 || o.WeightDecay < 0 || o.Momentum < 0 || o.Momentum >= 1 {
+	if o.LR < 0 || o.Temperature < 0 || o.WeightDecay < 0 || !(o.Momentum >= 0 && o.Momentum < 1) {
 		bad("-lr, -temperature and -wd must be >= 0 and -momentum in [0, 1)")
 	}
 	if !(o.Jitter >= 0 && o.Jitter <= 1) && o.Jitter != -1 {
@@ -176,7 +199,7 @@ func (o *options) check() error {
 	if o.ShuffleBN < 0 {
 		bad("-shuffle-bn %d: want >= 0", o.ShuffleBN)
 	}
-	if o.KeyMomentum < 0 || o.KeyMomentum >= 1 {
+	if !(o.KeyMomentum >= 0 && o.KeyMomentum < 1) {
 		bad("-key-momentum %v: want [0, 1)", o.KeyMomentum)
 	}
 	if _, err := parseKs(o.KNNKs); err != nil {
@@ -185,7 +208,25 @@ func (o *options) check() error {
 	if o.KNNK <= 0 || o.CkptEvery <= 0 || o.EvalEvery < 0 {
 		bad("-knn-k and -checkpoint-every must be positive, -eval-every >= 0")
 	}
+	if o.ProbeLR < 0 {
+		bad("-probe-lr %v: want >= 0", o.ProbeLR)
+	}
 	return errors.Join(errs...)
+}
+
+// maxWarmup bounds -warmup (in epochs), so that its number of steps is a
+// whole number that cannot overflow.
+const maxWarmup = 100000
+
+// resolveAnchorCrop turns -anchor-crop auto into on (with the Hallucinator)
+// or off, so that the configuration a run writes says what it did.
+func (o *options) resolveAnchorCrop() {
+	if o.AnchorCrop == "auto" {
+		o.AnchorCrop = "off"
+		if o.Hallucinate {
+			o.AnchorCrop = "on"
+		}
+	}
 }
 
 // anchorCrop says whether the anchor view takes the anchor crop: "on", or
@@ -340,6 +381,7 @@ func (o *options) applyPreset(gpu bool) {
 	if o.FinalLR < 0 {
 		o.FinalLR = o.LR / 10
 	}
+	o.resolveAnchorCrop()
 	if o.Workers == 0 {
 		o.Workers = runtime.NumCPU()
 	}

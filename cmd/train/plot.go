@@ -165,6 +165,11 @@ func writeAtomic(path string, fill func(*os.File) error) (err error) {
 	if err = fill(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; outputs are readable like the
+	// checkpoint and the metrics.
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
 	if err = f.Sync(); err != nil {
 		return err
 	}
