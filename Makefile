@@ -5,7 +5,10 @@ GO ?= go
 # The whole suite, the one-epoch Fashion-MNIST training test included.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test test-short vet bench kernels gpu-check train-sweep data clean
+# Seconds of fuzzing per target in `make test` (make fuzz FUZZTIME=60s for longer).
+FUZZTIME ?= 3s
+
+.PHONY: all build test test-short vet fuzz bench kernels gpu-check train-sweep data clean
 
 all: build
 
@@ -17,7 +20,8 @@ build:
 # missing) so that a .cu that does not build fails here, checks formatting and
 # vet, then runs every test, those of kernels/cuda verbosely into
 # build/cuda-test.log, of which it prints the verdicts: the CUDA conformance
-# suite runs when a GPU answers, otherwise the lines say why it was skipped.
+# suite runs when a GPU answers, otherwise the lines say why it was skipped;
+# then a few seconds of each fuzz target.
 test: data kernels vet
 	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/kernels/cuda$$')
 	@mkdir -p build; echo "$(GO) test -v ./kernels/cuda > build/cuda-test.log"; \
@@ -25,10 +29,16 @@ test: data kernels vet
 	grep -E -e '^--- (SKIP|FAIL)' -e '^(ok|FAIL)' -e 'no CUDA backend' build/cuda-test.log; \
 	if [ $$rc -ne 0 ]; then tail -n 150 build/cuda-test.log; fi; \
 	exit $$rc
+	@$(MAKE) --no-print-directory fuzz
 
 # Everything but the long training tests.
 test-short: vet
 	$(GO) test -short ./...
+
+# A short pass of every fuzz target (scripts/fuzz.sh); a crasher fails it and
+# stays in the package's testdata/fuzz as a regression case.
+fuzz:
+	@mkdir -p build; FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

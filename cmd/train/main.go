@@ -295,16 +295,14 @@ func halSuffix(o *options) string {
 // resumeOptions reads the configuration of the run in o.Resume; the device,
 // workers and progress flags of this invocation still apply.
 func resumeOptions(cur *options) (*options, error) {
-	raw, err := os.ReadFile(filepath.Join(cur.Resume, configFile))
+	path := filepath.Join(cur.Resume, configFile)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("resuming: %w", err)
 	}
-	o := &options{Jitter: 0.4} // runs that predate the flag used the paper's jitter
-	if err := json.Unmarshal(raw, o); err != nil {
-		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
-	}
-	if err := o.check(); err != nil {
-		return nil, fmt.Errorf("resuming: %s: %w", filepath.Join(cur.Resume, configFile), err)
+	o, err := parseConfig(raw)
+	if err != nil {
+		return nil, fmt.Errorf("resuming: %s: %w", path, err)
 	}
 	// Fixed here, before the preset, so that a run that predates a
 	// preset's choice keeps what auto meant for it.
@@ -313,6 +311,18 @@ func resumeOptions(cur *options) (*options, error) {
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
 	if cur.KNNKs != "" {
 		o.KNNKs = cur.KNNKs // more neighbour counts for the final evaluation
+	}
+	return o, nil
+}
+
+// parseConfig reads the config.json of a run and checks its settings.
+func parseConfig(raw []byte) (*options, error) {
+	o := &options{Jitter: 0.4} // runs that predate the flag used the paper's jitter
+	if err := json.Unmarshal(raw, o); err != nil {
+		return nil, err
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
