@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -95,14 +96,21 @@ func LoadCIFAR100(dir string, train, coarse bool) (*Dataset, error) {
 	return d, nil
 }
 
-// readCIFARFile appends the records of one CIFAR binary file to d. A record is
-// len(limits) label bytes, each below its limit, and 3072 pixel bytes; label
-// byte use becomes the label.
+// readCIFARFile appends the records of one CIFAR binary file to d with the
+// default limits. A record is len(limits) label bytes, each below its limit,
+// and 3072 pixel bytes; label byte use becomes the label.
 func readCIFARFile(d *Dataset, path string, limits []int, use int) error {
-	b, err := os.ReadFile(path)
+	b, err := readFileLimited(path, DefaultLimits().MaxBytes, "Limits.MaxBytes")
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return err
 	}
+	return parseCIFAR(d, b, path, limits, use)
+}
+
+// parseCIFAR appends the CIFAR records held in b, the content of the file
+// path, to d. Every record is checked before any is appended, so that on an
+// error d is left as it was.
+func parseCIFAR(d *Dataset, b []byte, path string, limits []int, use int) error {
 	rec := len(limits) + cifarPixels
 	if len(b) == 0 {
 		return formatErr(path, 0, "empty file")
@@ -111,8 +119,6 @@ func readCIFARFile(d *Dataset, path string, limits []int, use int) error {
 		return formatErr(path, int64(len(b)), "file truncated: its last record has %d of %d bytes", r, rec)
 	}
 	n := len(b) / rec
-	d.Labels = append(d.Labels, make([]int32, n)...)[:d.N]
-	d.Pixels = append(d.Pixels, make([]uint8, n*cifarPixels)...)[:d.N*cifarPixels]
 	for i := 0; i < n; i++ {
 		r := b[i*rec : (i+1)*rec]
 		for k, limit := range limits {
@@ -120,6 +126,11 @@ func readCIFARFile(d *Dataset, path string, limits []int, use int) error {
 				return formatErr(path, int64(i*rec+k), "label %d of record %d is not below %d", r[k], i, limit)
 			}
 		}
+	}
+	d.Labels = slices.Grow(d.Labels, n)
+	d.Pixels = slices.Grow(d.Pixels, n*cifarPixels)
+	for i := 0; i < n; i++ {
+		r := b[i*rec : (i+1)*rec]
 		d.Labels = append(d.Labels, int32(r[use]))
 		d.Pixels = append(d.Pixels, r[len(limits):]...)
 	}
@@ -128,23 +139,34 @@ func readCIFARFile(d *Dataset, path string, limits []int, use int) error {
 }
 
 // readClassNames reads one class name a line from path, or returns def when
-// the file does not exist. The file must have exactly len(def) names.
+// the file does not exist. The file must have exactly len(def) names and at
+// most the default Limits.MaxTextBytes bytes.
 func readClassNames(path string, def []string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFileLimited(path, DefaultLimits().MaxTextBytes, "Limits.MaxTextBytes")
 	if errors.Is(err, fs.ErrNotExist) {
 		return append([]string(nil), def...), nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, err
 	}
-	var names []string
-	for _, line := range strings.Split(string(b), "\n") {
+	return parseClassNames(path, b, len(def))
+}
+
+// parseClassNames returns the non-blank lines of b, the content of the file
+// path, with surrounding white space removed; there must be exactly want.
+func parseClassNames(path string, b []byte, want int) ([]string, error) {
+	names := make([]string, 0, want)
+	count := 0
+	for line := range strings.Lines(string(b)) {
 		if s := strings.TrimSpace(line); s != "" {
-			names = append(names, s)
+			if count < want {
+				names = append(names, s)
+			}
+			count++
 		}
 	}
-	if len(names) != len(def) {
-		return nil, fmt.Errorf("data: %s: %d class names, want %d", path, len(names), len(def))
+	if count != want {
+		return nil, fmt.Errorf("data: %s: %d class names, want %d", path, count, want)
 	}
 	return names, nil
 }

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -29,37 +30,64 @@ type FolderOptions struct {
 	Gray bool
 	// Workers is the number of decoding goroutines; 0 means GOMAXPROCS.
 	Workers int
+	// Classes, when not empty, is the list of classes in label order, so
+	// that a second split is labelled as the first: load train/, then val/
+	// with Classes set to the training set's ClassNames. A class directory
+	// is labelled by the index of its name in Classes, and one whose name is
+	// not in the list is an error; classes of the list without a directory
+	// are allowed. The data set's ClassNames and NumClasses are then those
+	// of the list. The names must be distinct and not empty.
+	Classes []string
+	// Limits bounds the size of each image file, the pixels of each image
+	// (checked from its header before decoding) and of the images decoded
+	// at one time, and the size of the text files of Tiny ImageNet. The
+	// zero value takes DefaultLimits.
+	Limits Limits
 }
 
 // LoadImageFolder reads root/class_name/**/*.png|jpg|jpeg (extensions in any
 // case) in the layout of torchvision's ImageFolder: one subdirectory per
-// class, classes sorted by name and numbered from 0, each class directory
-// searched recursively in lexical order (so Tiny ImageNet's train/ with its
-// images/ subfolders loads as it is). Hidden entries (names starting with a
-// dot) and files of other kinds are skipped; other image formats (bmp, gif,
-// tiff, webp, ...) are an error rather than left out. A class without images
-// is an error.
+// class, classes sorted by name and numbered from 0 (or numbered by
+// opt.Classes when it is set), each class directory searched recursively in
+// lexical order (so Tiny ImageNet's train/ with its images/ subfolders loads
+// as it is). Hidden entries (names starting with a dot) and files of other
+// kinds are skipped; other image formats (bmp, gif, tiff, webp, ...) are an
+// error rather than left out. A class directory without images is an error.
 func LoadImageFolder(root string, opt FolderOptions) (*Dataset, error) {
-	if err := opt.check(); err != nil {
+	lim, err := opt.check()
+	if err != nil {
 		return nil, err
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	var classes []string
+	var dirs []string
 	for _, e := range entries {
 		if isDir(root, e) && !strings.HasPrefix(e.Name(), ".") {
-			classes = append(classes, e.Name())
+			dirs = append(dirs, e.Name())
 		}
 	}
-	if len(classes) == 0 {
+	if len(dirs) == 0 {
 		return nil, fmt.Errorf("data: no class directories in %s", root)
 	}
-	slices.Sort(classes)
+	slices.Sort(dirs)
+	classes := dirs
+	if len(opt.Classes) > 0 {
+		for _, d := range dirs {
+			if !slices.Contains(opt.Classes, d) {
+				return nil, fmt.Errorf("data: class directory %s is not one of the %d known classes: %s",
+					filepath.Join(root, d), len(opt.Classes), listNames(opt.Classes))
+			}
+		}
+		classes = slices.Clone(opt.Classes)
+	}
 	var paths []string
 	var labels []int32
 	for ci, cls := range classes {
+		if _, found := slices.BinarySearch(dirs, cls); !found {
+			continue // a class of opt.Classes that this split lacks
+		}
 		files, err := imageFiles(filepath.Join(root, cls))
 		if err != nil {
 			return nil, err
@@ -72,14 +100,31 @@ func LoadImageFolder(root string, opt FolderOptions) (*Dataset, error) {
 			labels = append(labels, int32(ci))
 		}
 	}
-	return decodeDataset(paths, labels, classes, opt)
+	return decodeDataset(paths, labels, classes, opt, lim)
+}
+
+// listNames quotes the first names of a class list for an error message.
+func listNames(names []string) string {
+	const show = 20
+	var b strings.Builder
+	for i, n := range names[:min(len(names), show)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", n)
+	}
+	if len(names) > show {
+		fmt.Fprintf(&b, " and %d more", len(names)-show)
+	}
+	return b.String()
 }
 
 // LoadTinyImageNet reads a split of Tiny ImageNet (tiny-imagenet-200) from dir:
 // "train" is dir/train/<wnid>/images/*.JPEG, "val" is dir/val/images/*.JPEG
 // labelled by dir/val/val_annotations.txt. Classes are the WordNet ids of
 // wnids.txt (or of the train/ subdirectories), sorted, and ClassNames holds
-// them.
+// them; when opt.Classes is set, it is the class list of both splits instead
+// (and wnids.txt, when present, must name the same classes for train).
 func LoadTinyImageNet(dir, split string, opt FolderOptions) (*Dataset, error) {
 	switch split {
 	case "train":
@@ -87,10 +132,11 @@ func LoadTinyImageNet(dir, split string, opt FolderOptions) (*Dataset, error) {
 		if err != nil {
 			return nil, err
 		}
-		if wn, err := readWnids(dir); err != nil {
+		lim, _ := opt.check() // LoadImageFolder has checked opt
+		if wn, err := readWnids(dir, lim); err != nil {
 			return nil, err
-		} else if wn != nil && !slices.Equal(wn, d.ClassNames) {
-			return nil, fmt.Errorf("data: %s: the %d classes of wnids.txt differ from the %d class directories of train/",
+		} else if wn != nil && !slices.Equal(wn, slices.Sorted(slices.Values(d.ClassNames))) {
+			return nil, fmt.Errorf("data: %s: the %d classes of wnids.txt differ from the %d classes of train/",
 				dir, len(wn), len(d.ClassNames))
 		}
 		return d, nil
@@ -98,12 +144,15 @@ func LoadTinyImageNet(dir, split string, opt FolderOptions) (*Dataset, error) {
 	default:
 		return nil, fmt.Errorf("data: unknown Tiny ImageNet split %q (want train or val)", split)
 	}
-	if err := opt.check(); err != nil {
-		return nil, err
-	}
-	classes, err := readWnids(dir)
+	lim, err := opt.check()
 	if err != nil {
 		return nil, err
+	}
+	classes := slices.Clone(opt.Classes)
+	if len(classes) == 0 {
+		if classes, err = readWnids(dir, lim); err != nil {
+			return nil, err
+		}
 	}
 	if classes == nil {
 		entries, err := os.ReadDir(filepath.Join(dir, "train"))
@@ -122,67 +171,102 @@ func LoadTinyImageNet(dir, split string, opt FolderOptions) (*Dataset, error) {
 		index[c] = int32(i)
 	}
 	ann := filepath.Join(dir, "val", "val_annotations.txt")
-	text, err := os.ReadFile(ann)
+	text, err := readFileLimited(ann, lim.MaxTextBytes, "Limits.MaxTextBytes")
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, err
 	}
+	paths, labels, err := parseValAnnotations(ann, text, index, filepath.Join(dir, "val", "images"))
+	if err != nil {
+		return nil, err
+	}
+	return decodeDataset(paths, labels, classes, opt, lim)
+}
+
+// parseValAnnotations reads text, the content of the annotation file ann:
+// one line per image, a file name in imagesDir and a class of index, then
+// fields that are ignored (the bounding box); blank lines are skipped. It
+// returns the images' paths and labels.
+func parseValAnnotations(ann string, text []byte, index map[string]int32, imagesDir string) ([]string, []int32, error) {
 	var paths []string
 	var labels []int32
 	var off int64
-	for line, raw := range strings.SplitAfter(string(text), "\n") {
+	line := 0
+	for raw := range strings.Lines(string(text)) {
 		lineOff := off
 		off += int64(len(raw))
+		line++
 		fields := strings.Fields(raw)
 		if len(fields) == 0 {
 			continue
 		}
 		if len(fields) < 2 {
-			return nil, formatErr(ann, lineOff, "line %d has %d fields, want a file name and a class id", line+1, len(fields))
+			return nil, nil, formatErr(ann, lineOff, "line %d has %d fields, want a file name and a class id", line, len(fields))
 		}
 		l, ok := index[fields[1]]
 		if !ok {
-			return nil, formatErr(ann, lineOff, "line %d: unknown class %q", line+1, fields[1])
+			return nil, nil, formatErr(ann, lineOff, "line %d: unknown class %q", line, fields[1])
 		}
-		if strings.ContainsAny(fields[0], `/\`) {
-			return nil, formatErr(ann, lineOff, "line %d: file name %q has a directory part", line+1, fields[0])
+		if name := fields[0]; strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+			return nil, nil, formatErr(ann, lineOff, "line %d: file name %q has a directory part", line, name)
 		}
-		paths = append(paths, filepath.Join(dir, "val", "images", fields[0]))
+		paths = append(paths, filepath.Join(imagesDir, fields[0]))
 		labels = append(labels, l)
 	}
 	if len(paths) == 0 {
-		return nil, formatErr(ann, 0, "no annotations")
+		return nil, nil, formatErr(ann, 0, "no annotations")
 	}
-	return decodeDataset(paths, labels, classes, opt)
+	return paths, labels, nil
 }
 
 // readWnids returns the sorted lines of dir/wnids.txt, or nil when there is
 // no such file.
-func readWnids(dir string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "wnids.txt"))
+func readWnids(dir string, lim Limits) ([]string, error) {
+	path := filepath.Join(dir, "wnids.txt")
+	b, err := readFileLimited(path, lim.MaxTextBytes, "Limits.MaxTextBytes")
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, err
 	}
+	return parseWnids(path, b)
+}
+
+// parseWnids returns the non-blank lines of b, the content of the file path,
+// with surrounding white space removed and sorted, or nil when there is
+// none; a repeated line is an error.
+func parseWnids(path string, b []byte) ([]string, error) {
 	var ids []string
-	for _, l := range strings.Split(string(b), "\n") {
+	for l := range strings.Lines(string(b)) {
 		if s := strings.TrimSpace(l); s != "" {
 			ids = append(ids, s)
 		}
 	}
 	slices.Sort(ids)
-	if len(slices.Compact(slices.Clone(ids))) != len(ids) {
-		return nil, fmt.Errorf("data: %s: repeated class ids", filepath.Join(dir, "wnids.txt"))
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			return nil, fmt.Errorf("data: %s: repeated class id %q", path, ids[i])
+		}
 	}
 	return ids, nil
 }
 
-func (o FolderOptions) check() error {
+// check checks the options and returns the limits, zero fields filled in.
+func (o FolderOptions) check() (Limits, error) {
 	if o.Height < 0 || o.Width < 0 || (o.Height == 0) != (o.Width == 0) {
-		return fmt.Errorf("data: image size %dx%d: want both positive, or both 0 to keep each image's size", o.Height, o.Width)
+		return Limits{}, fmt.Errorf("data: image size %dx%d: want both positive, or both 0 to keep each image's size", o.Height, o.Width)
 	}
-	return nil
+	seen := make(map[string]bool, len(o.Classes))
+	for i, c := range o.Classes {
+		if c == "" {
+			return Limits{}, fmt.Errorf("data: class %d of FolderOptions.Classes is an empty name", i)
+		}
+		if seen[c] {
+			return Limits{}, fmt.Errorf("data: class %q is repeated in FolderOptions.Classes", c)
+		}
+		seen[c] = true
+	}
+	return o.Limits.resolve()
 }
 
 func isDir(parent string, e fs.DirEntry) bool {
@@ -231,8 +315,9 @@ func imageFiles(dir string) ([]string, error) {
 	return files, nil
 }
 
-// decodeDataset decodes paths in parallel into a Dataset.
-func decodeDataset(paths []string, labels []int32, classes []string, opt FolderOptions) (*Dataset, error) {
+// decodeDataset decodes paths in parallel into a Dataset. The images being
+// decoded at one time hold at most lim.MaxPixels pixels together.
+func decodeDataset(paths []string, labels []int32, classes []string, opt FolderOptions, lim Limits) (*Dataset, error) {
 	type result struct {
 		pix  []uint8
 		h, w int
@@ -243,6 +328,7 @@ func decodeDataset(paths []string, labels []int32, classes []string, opt FolderO
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	budget := newPixelBudget(lim.MaxPixels)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(workers, len(paths)) {
@@ -250,7 +336,7 @@ func decodeDataset(paths []string, labels []int32, classes []string, opt FolderO
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				pix, h, w, err := decodeFile(paths[i], opt)
+				pix, h, w, err := decodeFile(paths[i], opt, lim, budget)
 				res[i], errs[i] = result{pix, h, w}, err
 			}
 		}()
@@ -293,22 +379,65 @@ func decodeDataset(paths []string, labels []int32, classes []string, opt FolderO
 	return d, nil
 }
 
-// decodeFile decodes one png or jpeg file into CHW bytes, resized as opt says.
-func decodeFile(path string, opt FolderOptions) ([]uint8, int, int, error) {
+// decodeFile decodes one png or jpeg file into CHW bytes, resized as opt
+// says, within lim; budget, when not nil, is shared by the goroutines that
+// decode at the same time.
+func decodeFile(path string, opt FolderOptions, lim Limits, budget *pixelBudget) ([]uint8, int, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	var img image.Image
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".png":
-		img, err = png.Decode(bufio.NewReader(f))
-	default:
-		img, err = jpeg.Decode(bufio.NewReader(f))
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > lim.MaxBytes {
+		return nil, 0, 0, formatErr(path, lim.MaxBytes, "the file holds %d bytes, more than the %d allowed (Limits.MaxBytes)",
+			fi.Size(), lim.MaxBytes)
+	}
+	return decodeImage(path, f, opt, lim, budget)
+}
+
+// decodeImage decodes r, the png or jpeg file path (the extension says
+// which) read from its start, into CHW bytes, resized as opt says. The
+// image's width and height are read from its header first and checked
+// against lim.MaxPixels; budget, when not nil, must then hold room for its
+// pixels before r is rewound and the image decoded.
+func decodeImage(path string, r io.ReadSeeker, opt FolderOptions, lim Limits, budget *pixelBudget) ([]uint8, int, int, error) {
+	isPNG := strings.ToLower(filepath.Ext(path)) == ".png"
+	var cfg image.Config
+	var err error
+	if isPNG {
+		cfg, err = png.DecodeConfig(bufio.NewReader(r))
+	} else {
+		cfg, err = jpeg.DecodeConfig(bufio.NewReader(r))
 	}
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("data: %s: cannot decode: %w", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, 0, 0, fmt.Errorf("data: %s: empty image (%dx%d)", path, cfg.Width, cfg.Height)
+	}
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if px > lim.MaxPixels {
+		return nil, 0, 0, fmt.Errorf("data: %s: the header announces %dx%d = %d pixels, more than the %d allowed (Limits.MaxPixels)",
+			path, cfg.Width, cfg.Height, px, lim.MaxPixels)
+	}
+	if budget != nil {
+		budget.acquire(px)
+		defer budget.release(px)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, 0, fmt.Errorf("data: %s: %w", path, err)
+	}
+	var img image.Image
+	if isPNG {
+		img, err = png.Decode(bufio.NewReader(r))
+	} else {
+		img, err = jpeg.Decode(bufio.NewReader(r))
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("data: %s: cannot decode: %w", path, err)
+	}
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		return nil, 0, 0, fmt.Errorf("data: %s: decoded %dx%d, the header announces %dx%d", path, b.Dx(), b.Dy(), cfg.Width, cfg.Height)
 	}
 	pix, h, w := imageToCHW(img, opt.Gray)
 	if h == 0 || w == 0 {

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -274,6 +275,8 @@ func TestLoadTinyImageNet(t *testing.T) {
 		{"val_0.png\tn01\n\nval_1.png\tn09\t0\n", 15, "line 3: unknown class \"n09\""},
 		{"val_0.png\n", 0, "line 1 has 1 fields"},
 		{"../x.png\tn01\n", 0, "directory part"},
+		{"val_0.png\tn01\n..\tn02\n", 14, "line 2: file name \"..\" has a directory part"},
+		{".\tn02\n", 0, "directory part"},
 		{"\n\n", 0, "no annotations"},
 	} {
 		must(t, os.WriteFile(filepath.Join(dir, "val", "val_annotations.txt"), []byte(tc.ann), 0o644))
@@ -293,5 +296,123 @@ func TestLoadTinyImageNet(t *testing.T) {
 	}
 	if _, err := LoadTinyImageNet(dir, "test", FolderOptions{}); err == nil {
 		t.Error("unknown split accepted")
+	}
+}
+
+// TestImageFolderClasses loads a validation folder with the training set's
+// class list: labels follow the list, whatever directories the folder has.
+func TestImageFolderClasses(t *testing.T) {
+	r := rand.New(rand.NewPCG(79, 80))
+	root := t.TempDir()
+	for _, c := range []string{"a", "b", "c"} {
+		writePNG(t, filepath.Join(root, "train", c, "1.png"), 4, 4, r)
+	}
+	writePNG(t, filepath.Join(root, "val", "a", "1.png"), 4, 4, r)
+	cPix := writePNG(t, filepath.Join(root, "val", "c", "1.png"), 4, 4, r)
+	writePNG(t, filepath.Join(root, "extra", "a", "1.png"), 4, 4, r)
+	writePNG(t, filepath.Join(root, "extra", "d", "1.png"), 4, 4, r)
+	train, err := LoadImageFolder(filepath.Join(root, "train"), FolderOptions{})
+	must(t, err)
+
+	// Without a class list, val/ numbers its own two directories.
+	v, err := LoadImageFolder(filepath.Join(root, "val"), FolderOptions{})
+	must(t, err)
+	if !slices.Equal(v.Labels, []int32{0, 1}) || v.NumClasses != 2 {
+		t.Fatalf("val without Classes: labels %v, %d classes", v.Labels, v.NumClasses)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		dir     string
+		classes []string
+		labels  []int32
+		c       int // index of val/c/1.png in the data set, or -1
+		msg     string
+	}{
+		{"train's classes", "val", train.ClassNames, []int32{0, 2}, 1, ""},
+		{"list in another order", "val", []string{"c", "b", "a"}, []int32{0, 2}, 0, ""},
+		{"list with classes absent from train", "val", []string{"z", "a", "c", "y"}, []int32{1, 2}, 1, ""},
+		{"directory not in the list", "extra", train.ClassNames, nil, -1,
+			"class directory " + filepath.Join(root, "extra", "d") + ` is not one of the 3 known classes: "a", "b", "c"`},
+		{"repeated class", "val", []string{"a", "c", "a"}, nil, -1, `class "a" is repeated`},
+		{"empty class name", "val", []string{"a", "", "c"}, nil, -1, "class 1 of FolderOptions.Classes is an empty name"},
+	} {
+		d, err := LoadImageFolder(filepath.Join(root, tc.dir), FolderOptions{Classes: tc.classes})
+		if tc.msg != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%s: got %v, want %q", tc.name, err, tc.msg)
+			}
+			continue
+		}
+		must(t, err)
+		must(t, d.Validate())
+		if !slices.Equal(d.Labels, tc.labels) || d.NumClasses != len(tc.classes) || !slices.Equal(d.ClassNames, tc.classes) {
+			t.Errorf("%s: labels %v, classes %v; want %v, %v", tc.name, d.Labels, d.ClassNames, tc.labels, tc.classes)
+			continue
+		}
+		if got, _, _ := d.Image(tc.c); !bytes.Equal(got, cPix) || d.ClassNames[d.Labels[tc.c]] != "c" {
+			t.Errorf("%s: image %d is not val/c/1.png labelled c", tc.name, tc.c)
+		}
+	}
+
+	// The list is copied, not shared with the caller.
+	list := []string{"a", "b", "c"}
+	d, err := LoadImageFolder(filepath.Join(root, "val"), FolderOptions{Classes: list})
+	must(t, err)
+	list[0] = "changed"
+	if d.ClassNames[0] != "a" {
+		t.Error("ClassNames shares the caller's Classes slice")
+	}
+	// With a long list the error names the first classes only.
+	var many []string
+	for i := range 30 {
+		many = append(many, fmt.Sprintf("k%02d", i))
+	}
+	if _, err := LoadImageFolder(filepath.Join(root, "val"), FolderOptions{Classes: many}); err == nil ||
+		!strings.Contains(err.Error(), `"k19" and 10 more`) {
+		t.Errorf("long class list: got %v", err)
+	}
+}
+
+// TestTinyImageNetClasses checks FolderOptions.Classes with Tiny ImageNet:
+// both splits are labelled by the list, and wnids.txt must agree with it.
+func TestTinyImageNetClasses(t *testing.T) {
+	r := rand.New(rand.NewPCG(81, 82))
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "wnids.txt"), []byte("n01\nn02\n"), 0o644))
+	for _, w := range []string{"n01", "n02"} {
+		writePNG(t, filepath.Join(dir, "train", w, "images", w+"_0.png"), 4, 4, r)
+	}
+	writePNG(t, filepath.Join(dir, "val", "images", "v0.png"), 4, 4, r)
+	writePNG(t, filepath.Join(dir, "val", "images", "v1.png"), 4, 4, r)
+	must(t, os.WriteFile(filepath.Join(dir, "val", "val_annotations.txt"), []byte("v0.png\tn02\nv1.png\tn01\n"), 0o644))
+	for _, tc := range []struct {
+		name    string
+		split   string
+		classes []string
+		labels  []int32
+		msg     string
+	}{
+		{"train, wnids order", "train", nil, []int32{0, 1}, ""},
+		{"train, list reversed", "train", []string{"n02", "n01"}, []int32{0, 1}, ""},
+		{"train, list differs from wnids", "train", []string{"n02", "n01", "n03"}, nil, "wnids.txt differ"},
+		{"val, wnids order", "val", nil, []int32{1, 0}, ""},
+		{"val, list reversed", "val", []string{"n02", "n01"}, []int32{0, 1}, ""},
+		{"val, class missing from the list", "val", []string{"n01"}, nil, `line 1: unknown class "n02"`},
+	} {
+		d, err := LoadTinyImageNet(dir, tc.split, FolderOptions{Classes: tc.classes})
+		if tc.msg != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%s: got %v, want %q", tc.name, err, tc.msg)
+			}
+			continue
+		}
+		must(t, err)
+		if !slices.Equal(d.Labels, tc.labels) {
+			t.Errorf("%s: labels %v, want %v", tc.name, d.Labels, tc.labels)
+		}
+		if tc.classes != nil && !slices.Equal(d.ClassNames, tc.classes) {
+			t.Errorf("%s: class names %v, want %v", tc.name, d.ClassNames, tc.classes)
+		}
 	}
 }

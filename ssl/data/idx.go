@@ -2,12 +2,15 @@ package data
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
+	"slices"
 )
 
 // IDXType is the element type code of an IDX file (the third byte of its
@@ -93,20 +96,64 @@ func (x *IDX) At(i int) float64 {
 	panic(fmt.Sprintf("data: IDX element of unknown type %v", x.Type))
 }
 
-// maxIDXBytes bounds what a header may announce, so that a corrupt header is
-// an error rather than an attempt to allocate terabytes.
-const maxIDXBytes = 1 << 36
+// IDXOptions says how ReadIDXWithOptions bounds what it reads.
+type IDXOptions struct {
+	// Limits bounds the data that a header may announce: at most
+	// Limits.MaxBytes, and for a gzip stream at most Limits.MaxRatio times
+	// its compressed size. The zero value takes DefaultLimits.
+	Limits Limits
+	// Size, when positive, is the number of bytes left in the stream (for a
+	// gzip stream, its compressed bytes). When it is 0 the reader is asked:
+	// a Len method (bytes.Reader, strings.Reader, bytes.Buffer), or Stat and
+	// Seek on a regular file (*os.File).
+	Size int64
+}
 
-// ReadIDX reads one IDX file from r; name is used in error messages. A
-// gzip-compressed stream is recognised by its magic bytes and decompressed
-// (error offsets then count decompressed bytes). The stream must hold exactly
-// the elements its header announces: a short stream, trailing bytes, a bad
-// magic number, an unknown element type or a zero dimension is a
-// *FormatError.
+// ReadIDX reads one IDX file from r with the default limits; name is used in
+// error messages. It is ReadIDXWithOptions with zero IDXOptions.
 func ReadIDX(r io.Reader, name string) (*IDX, error) {
+	return ReadIDXWithOptions(r, name, IDXOptions{})
+}
+
+// ReadIDXWithOptions reads one IDX file from r; name is used in error
+// messages. A gzip-compressed stream is recognised by its magic bytes and
+// decompressed (error offsets then count decompressed bytes). The stream must
+// hold exactly the elements its header announces: a short stream, trailing
+// bytes, a bad magic number, an unknown element type or a zero dimension is a
+// *FormatError.
+//
+// What the header announces is checked before the data is allocated: against
+// opt.Limits.MaxBytes, against the bytes the stream holds when its size is
+// known (see IDXOptions.Size), and for a gzip stream against
+// opt.Limits.MaxRatio times its compressed size. A gzip stream of unknown size
+// is read into memory before it is decompressed, so that its size is known; a
+// plain stream of unknown size is read as it comes, its buffer growing with
+// the bytes that arrive rather than with what the header announces.
+func ReadIDXWithOptions(r io.Reader, name string, opt IDXOptions) (*IDX, error) {
+	lim, err := opt.Limits.resolve()
+	if err != nil {
+		return nil, err
+	}
+	size := opt.Size
+	if size <= 0 {
+		size = streamSize(r)
+	}
 	br := bufio.NewReaderSize(r, 1<<16)
+	compressed := false
 	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
+		compressed = true
+		var src io.Reader = br
+		if size < 0 {
+			b, err := io.ReadAll(io.LimitReader(br, lim.MaxBytes+1))
+			if err != nil {
+				return nil, &FormatError{File: name, Offset: 0, Msg: "reading the gzip stream", Err: err}
+			}
+			if int64(len(b)) > lim.MaxBytes {
+				return nil, formatErr(name, 0, "gzip stream of more than %d bytes (Limits.MaxBytes)", lim.MaxBytes)
+			}
+			size, src = int64(len(b)), bytes.NewReader(b)
+		}
+		zr, err := gzip.NewReader(src)
 		if err != nil {
 			return nil, &FormatError{File: name, Offset: 0, Msg: "bad gzip header", Err: err}
 		}
@@ -130,6 +177,8 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 		return nil, formatErr(name, 3, "IDX file with zero dimensions")
 	}
 	x := &IDX{Type: t, Dims: make([]int, nd)}
+	// total <= lim.MaxBytes holds throughout: each dimension is checked
+	// against what is left before it multiplies, so the product cannot wrap.
 	total := int64(t.Size())
 	for i := range x.Dims {
 		var b [4]byte
@@ -141,40 +190,100 @@ func ReadIDX(r io.Reader, name string) (*IDX, error) {
 		if d == 0 {
 			return nil, formatErr(name, off, "dimension %d is 0", i)
 		}
-		total *= d
-		if total > maxIDXBytes {
-			return nil, formatErr(name, off, "dimension %d = %d makes the data larger than %d bytes", i, d, int64(maxIDXBytes))
+		if d > lim.MaxBytes/total {
+			return nil, formatErr(name, off, "dimension %d = %d makes the data larger than %d bytes (Limits.MaxBytes)",
+				i, d, lim.MaxBytes)
 		}
+		total *= d
 		x.Dims[i] = int(d)
 	}
-	// Read in chunks so that a header announcing more than the file holds
-	// fails as truncated before allocating it all.
-	const chunk = 1 << 24
 	start := cr.n
-	x.Data = make([]byte, 0, min(total, chunk))
-	for int64(len(x.Data)) < total {
-		n := min(total-int64(len(x.Data)), chunk)
-		if int64(cap(x.Data)-len(x.Data)) < n {
-			grown := make([]byte, len(x.Data), min(total, 2*int64(cap(x.Data))+n))
-			copy(grown, x.Data)
-			x.Data = grown
+	truncated := func(held int64) *FormatError {
+		return formatErr(name, start+held, "file truncated reading data: the header announces %d bytes (dims %v of %v), the file holds %d",
+			total, x.Dims, t, held)
+	}
+	trailing := func() *FormatError {
+		return formatErr(name, start+total, "trailing bytes after the %d data bytes that dims %v announce", total, x.Dims)
+	}
+	switch {
+	case size < 0:
+		// A plain stream of unknown size: readGrowing allocates as the
+		// bytes arrive.
+	case compressed:
+		if float64(start+total) > float64(size)*lim.MaxRatio {
+			return nil, formatErr(name, start, "the header announces %d bytes of data (dims %v of %v), more than %g times the %d compressed bytes of the file (Limits.MaxRatio)",
+				total, x.Dims, t, lim.MaxRatio, size)
 		}
-		buf := x.Data[len(x.Data) : int64(len(x.Data))+n]
-		got, err := io.ReadFull(cr, buf)
-		x.Data = x.Data[:len(x.Data)+got]
-		if err != nil {
-			return nil, truncErr(name, cr.n, fmt.Sprintf("data: %d of %d bytes read (dims %v, %v elements)",
-				cr.n-start, total, x.Dims, t), err)
+	default:
+		held := max(size-start, 0)
+		if total > held {
+			return nil, truncated(held)
 		}
+		if total < held {
+			return nil, trailing()
+		}
+	}
+	if size < 0 {
+		x.Data, err = readGrowing(cr, total)
+	} else {
+		x.Data = make([]byte, total)
+		var n int
+		n, err = io.ReadFull(cr, x.Data)
+		x.Data = x.Data[:n]
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, truncated(int64(len(x.Data)))
+	}
+	if err != nil {
+		return nil, truncErr(name, cr.n, "data", err)
 	}
 	var extra [1]byte
 	switch _, err := io.ReadFull(cr, extra[:]); {
 	case err == nil:
-		return nil, formatErr(name, cr.n-1, "trailing bytes after the %d data bytes that dims %v announce", total, x.Dims)
+		return nil, trailing()
 	case err != io.EOF:
 		return nil, truncErr(name, cr.n, "after the data", err)
 	}
 	return x, nil
+}
+
+// streamSize returns the number of bytes left in r when r knows it, else -1.
+func streamSize(r io.Reader) int64 {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return int64(l.Len())
+	}
+	st, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	sk, ok2 := r.(io.Seeker)
+	if !ok || !ok2 {
+		return -1
+	}
+	fi, err := st.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return -1
+	}
+	cur, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return -1
+	}
+	return max(fi.Size()-cur, 0)
+}
+
+// readGrowing reads total bytes from r into a buffer that starts small and
+// doubles, so that what is allocated follows what arrives. On an error it
+// returns the bytes read so far.
+func readGrowing(r io.Reader, total int64) ([]byte, error) {
+	data := make([]byte, 0, min(total, 1<<16))
+	for int64(len(data)) < total {
+		if len(data) == cap(data) {
+			data = slices.Grow(data, int(min(total-int64(len(data)), int64(len(data)))))
+		}
+		n, err := io.ReadFull(r, data[len(data):min(int64(cap(data)), total)])
+		data = data[:len(data)+n]
+		if err != nil {
+			return data, err
+		}
+	}
+	return data, nil
 }
 
 // countReader counts the bytes read through it.

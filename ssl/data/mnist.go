@@ -89,7 +89,9 @@ func loadIDXPair(dir string, train bool) (*Dataset, error) {
 	return d, nil
 }
 
-// readIDXFile reads dir/base, or dir/base.gz when the first is missing.
+// readIDXFile reads dir/base, or dir/base.gz when the first is missing, with
+// the default limits; the size of the file bounds what its header may
+// announce.
 func readIDXFile(dir, base string) (*IDX, string, error) {
 	path := filepath.Join(dir, base)
 	f, err := os.Open(path)
@@ -104,6 +106,14 @@ func readIDXFile(dir, base string) (*IDX, string, error) {
 		return nil, "", fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	x, err := ReadIDX(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("data: %w", err)
+	}
+	var opt IDXOptions
+	if fi.Mode().IsRegular() {
+		opt.Size = fi.Size()
+	}
+	x, err := ReadIDXWithOptions(f, path, opt)
 	return x, path, err
 }

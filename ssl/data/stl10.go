@@ -82,15 +82,27 @@ func LoadSTL10(dir string, split STL10Split) (*Dataset, error) {
 }
 
 // stl10Count returns the number of images in an STL-10 image file, checking
-// that its size is a whole number of images.
+// that its size is a whole number of images within the default
+// Limits.MaxBytes.
 func stl10Count(path string) (int, error) {
-	fi, err := os.Stat(path)
+	size, err := statRegular(path)
 	if err != nil {
 		return 0, fmt.Errorf("data: %w", err)
 	}
-	size := fi.Size()
+	return stl10CountSize(path, size, DefaultLimits())
+}
+
+// stl10CountSize returns the number of images in an STL-10 image file of
+// size bytes.
+func stl10CountSize(path string, size int64, lim Limits) (int, error) {
 	if size == 0 {
 		return 0, formatErr(path, 0, "empty file")
+	}
+	if size < 0 {
+		return 0, formatErr(path, 0, "negative file size %d", size)
+	}
+	if size > lim.MaxBytes {
+		return 0, formatErr(path, lim.MaxBytes, "the file holds %d bytes, more than the %d allowed (Limits.MaxBytes)", size, lim.MaxBytes)
 	}
 	if r := size % stl10Pixels; r != 0 {
 		return 0, formatErr(path, size, "file truncated: its last image has %d of %d bytes", r, stl10Pixels)
@@ -99,38 +111,45 @@ func stl10Count(path string) (int, error) {
 }
 
 // readSTL10Images reads len(dst)/27648 images from path into dst, turning
-// each column-major channel plane into a row-major one: byte x*96+y of a plane
-// in the file is pixel (row y, column x).
+// each column-major channel plane into a row-major one with stl10Transpose.
 func readSTL10Images(path string, dst []uint8) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	const plane = stl10Side * stl10Side
 	const block = 256 // images per read
-	buf := make([]byte, block*stl10Pixels)
+	buf := make([]byte, min(block*stl10Pixels, len(dst)))
 	for off := 0; off < len(dst); off += len(buf) {
 		m := min(len(buf), len(dst)-off)
 		if _, err := io.ReadFull(f, buf[:m]); err != nil {
 			return truncErr(path, int64(off), "images (the file shrank while being read)", err)
 		}
-		for k := 0; k < m/plane; k++ {
-			src := buf[k*plane : (k+1)*plane]
-			out := dst[off+k*plane : off+(k+1)*plane]
-			for x := 0; x < stl10Side; x++ {
-				col := src[x*stl10Side : (x+1)*stl10Side]
-				for y, v := range col {
-					out[y*stl10Side+x] = v
-				}
-			}
-		}
+		stl10Transpose(dst[off:off+m], buf[:m])
 	}
 	return nil
 }
 
+// stl10Transpose turns the column-major channel planes of src, a whole
+// number of 96 x 96 planes as STL-10's files store them, into the row-major
+// planes of dst: byte x*96+y of a plane in src is pixel (row y, column x).
+func stl10Transpose(dst, src []uint8) {
+	const plane = stl10Side * stl10Side
+	for k := 0; k < len(src)/plane; k++ {
+		in := src[k*plane : (k+1)*plane]
+		out := dst[k*plane : (k+1)*plane]
+		for x := 0; x < stl10Side; x++ {
+			col := in[x*stl10Side : (x+1)*stl10Side]
+			for y, v := range col {
+				out[y*stl10Side+x] = v
+			}
+		}
+	}
+}
+
 // readSTL10Labels reads labels 1..10 from dir/file into dst as 0..9, or sets
-// dst to -1 when file is empty (the unlabelled split).
+// dst to -1 when file is empty (the unlabelled split). The file's size must
+// be one byte per image; it is checked before the file is read.
 func readSTL10Labels(dir, file, imagePath string, dst []int32) error {
 	if file == "" {
 		for i := range dst {
@@ -139,10 +158,23 @@ func readSTL10Labels(dir, file, imagePath string, dst []int32) error {
 		return nil
 	}
 	path := filepath.Join(dir, file)
-	lb, err := os.ReadFile(path)
+	size, err := statRegular(path)
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}
+	if size != int64(len(dst)) {
+		return formatErr(path, min(size, int64(len(dst))), "%d labels for the %d images of %s", size, len(dst), imagePath)
+	}
+	lb, err := readFileLimited(path, int64(len(dst)), "one byte per image")
+	if err != nil {
+		return err
+	}
+	return parseSTL10Labels(path, lb, imagePath, dst)
+}
+
+// parseSTL10Labels turns lb, the content of the label file path, into dst:
+// labels 1..10 become 0..9. There must be one label per element of dst.
+func parseSTL10Labels(path string, lb []byte, imagePath string, dst []int32) error {
 	if len(lb) != len(dst) {
 		return formatErr(path, int64(min(len(lb), len(dst))), "%d labels for the %d images of %s", len(lb), len(dst), imagePath)
 	}
