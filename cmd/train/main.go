@@ -368,12 +368,17 @@ func loadData(o *options) (*datasets, error) {
 			size = 64
 		}
 		fo := data.FolderOptions{Height: size, Width: size, Workers: o.Workers}
+		// The validation split is labelled with the training split's class
+		// list, so that a class missing from val/ does not renumber the
+		// others and a class unknown to train/ is an error.
 		if s.name == "tiny-imagenet" {
 			if s.train, err = data.LoadTinyImageNet(dir, "train", fo); err == nil {
+				fo.Classes = s.train.ClassNames
 				s.test, err = data.LoadTinyImageNet(dir, "val", fo)
 			}
 		} else {
 			if s.train, err = data.LoadImageFolder(filepath.Join(dir, "train"), fo); err == nil {
+				fo.Classes = s.train.ClassNames
 				s.test, err = data.LoadImageFolder(filepath.Join(dir, "val"), fo)
 			}
 		}
