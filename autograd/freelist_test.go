@@ -22,18 +22,18 @@ func (f *freeList) held() (bufs, elems int) {
 
 // countingBackend counts the allocations and copies a tape asks for.
 type countingBackend struct {
-	kernels.Backend
+	kernels.Full  // the fused capabilities too, or the count is that of the composites
 	zeros, copies int
 }
 
 func (c *countingBackend) Zeros(shape ...int) *tensor.Tensor {
 	c.zeros++
-	return c.Backend.Zeros(shape...)
+	return c.Full.Zeros(shape...)
 }
 
 func (c *countingBackend) Copy(src, dst *tensor.Tensor) {
 	c.copies++
-	c.Backend.Copy(src, dst)
+	c.Full.Copy(src, dst)
 }
 
 // testNet is a small network that uses every op of the package, with the
@@ -273,7 +273,7 @@ func TestReuseIsBitIdentical(t *testing.T) {
 // all) and copies less than a tape that gives no buffer away, and that
 // Reset keeps the free list and FreeBuffers empties it.
 func TestBackwardAllocatesNothingOnceWarm(t *testing.T) {
-	cb := &countingBackend{Backend: ref.New()}
+	cb := &countingBackend{Full: ref.New()}
 	net := newTestNet(cb, 11)
 	countBackward := func(tp *Tape, n *testNet) (zeros, copies int) {
 		ZeroGrad(n.params)
@@ -325,7 +325,7 @@ func TestBackwardAllocatesNothingOnceWarm(t *testing.T) {
 // recycling as the tape holds outputs), that Recycle hands them all back,
 // and that turning recycling off hands them back and restores the bounds.
 func TestRecyclingAllocatesNothingOnceWarm(t *testing.T) {
-	cb := &countingBackend{Backend: ref.New()}
+	cb := &countingBackend{Full: ref.New()}
 	net := newTestNet(cb, 13)
 	step := func(tp *Tape, n *testNet) (zeros int) {
 		tp.Recycle()

@@ -77,7 +77,7 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 	if tp.needsGrad(k) {
 		dk = tp.scratch(b, d)
 	}
-	be.InfoNCE(p, q.Value, k.Value, queue, loss, dq, dk)
+	kernels.InfoNCE(be, p, q.Value, k.Value, queue, loss, dq, dk)
 	if dq == nil && dk == nil {
 		return tp.Record(loss, nil, nil)
 	}

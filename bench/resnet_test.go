@@ -25,7 +25,7 @@ type resnetStep struct {
 
 func cpuBackend() (kernels.Backend, func()) {
 	b := cpu.New(cpu.Options{})
-	return b, b.Close
+	return b, func() { b.Close() }
 }
 
 func refBackend() (kernels.Backend, func()) { return ref.New(), func() {} }

@@ -1,6 +1,13 @@
 // Package kernels defines Backend, the one place where arithmetic happens.
-// Every numerical primitive the layers above need is a method here, coarse and
-// fused where it pays. kernels/cpu and kernels/cuda implement it;
+// Every numerical primitive the layers above need is a method of Backend, the
+// core that every backend implements, or of one of the optional capabilities
+// (InfoNCEBackend, HallucinatorBackend, SGDBackend, LARSBackend,
+// AdamWBackend, EMABackend): fused forms of work that the core can express.
+// Callers reach a capability through the function of the same name
+// (kernels.InfoNCE(b, ...)), which uses the backend's fused method when it
+// has one and a composite of core methods otherwise, so a new backend runs
+// everything once it implements the core and gets faster as it adds
+// capabilities. kernels/cpu and kernels/cuda implement everything;
 // kernels/cpu/ref is the plain-Go reference every implementation is tested
 // against with kernels/conformance.
 //
@@ -104,13 +111,22 @@ type InfoNCEParams struct {
 	Twins            bool
 }
 
-// Backend is the set of numerical primitives. See the package comment for
-// the conventions every method follows.
+// Backend is the core set of numerical primitives, which every backend
+// implements. See the package comment for the conventions every method
+// follows, and caps.go for the optional capabilities.
 type Backend interface {
 	// Name is a short name ("ref", "cpu", "cuda").
 	Name() string
 	// Kind is the device kind of the tensors this backend works on.
 	Kind() tensor.DeviceKind
+	// Caps describes the device, for choices that depend on what it can do
+	// (presets, precision) rather than on its kind.
+	Caps() Caps
+	// Close waits for queued work, releases the backend's resources
+	// (worker goroutines, device memory, the device context) and returns the
+	// first device error. The backend must not be used afterwards; a second
+	// Close returns nil.
+	Close() error
 
 	// --- memory ---
 
@@ -219,39 +235,6 @@ type Backend interface {
 	// SoftmaxCrossEntropy: loss [1] = mean over rows of -log softmax(logits
 	// [N, C])[label]; dlogits (may be nil) = (softmax - onehot)/N.
 	SoftmaxCrossEntropy(logits *tensor.Tensor, labels []int32, loss, dlogits *tensor.Tensor)
-	// InfoNCE: the fused contrastive loss of InfoNCEParams. q [A, D], k
-	// [B, D], queue [Q, D] or nil; loss [1]; dq [A, D] and dk [B, D] (each
-	// may be nil) receive the gradients of the loss w.r.t. the raw (not yet
-	// normalised) q and k. q and k may be the same tensor (then dq and dk
-	// must differ; the caller adds them).
-	InfoNCE(p InfoNCEParams, q, k, queue, loss, dq, dk *tensor.Tensor)
-
-	// --- the Hallucinator ---
-
-	// HallucinatorForward: with x, k [N, D]: xt = x + lambda*(x - k);
-	// u = [x, xt] (feature concatenation, [N, 2D]); h1 = relu(u W1^T + b1);
-	// h2 = relu(h1 W2^T + b2); out = h2 W3^T + b3. W1 [2D, 2D], W2 [2D, 2D],
-	// W3 [D, 2D], biases [2D], [2D], [D]. act [N, 4D] receives h1 | h2 (for
-	// the backward); out [N, D].
-	HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, b3, act, out *tensor.Tensor)
-	// HallucinatorBackward: from dout [N, D] and the forward's inputs and act,
-	// writes dx, dk [N, D] (dk may be nil) and the weight and bias gradients.
-	HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, dout, dx, dk, dw1, db1, dw2, db2, dw3, db3 *tensor.Tensor)
-
-	// --- optimisers (one call over all parameters) ---
-
-	// SGDStep updates params in place with SGDParams; bufs are the momentum
-	// buffers (ignored when Momentum is 0). wd[i] false turns weight decay
-	// off for tensor i (nil: on for all).
-	SGDStep(p SGDParams, params, grads, bufs []*tensor.Tensor, wd []bool)
-	// LARSStep updates params with LARSParams; exclude[i] marks tensors that
-	// skip weight decay and adaptation (nil: none).
-	LARSStep(p LARSParams, params, grads, bufs []*tensor.Tensor, exclude []bool)
-	// AdamWStep updates params with AdamWParams; m and v are the moment
-	// buffers. wd[i] false turns weight decay off for tensor i (nil: on).
-	AdamWStep(p AdamWParams, params, grads, m, v []*tensor.Tensor, wd []bool)
-	// EMA: target = decay*target + (1-decay)*source, per pair of tensors.
-	EMA(decay float32, target, source []*tensor.Tensor)
 }
 
 // Panicf panics with a message prefixed by the backend's name.

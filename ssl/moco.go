@@ -211,7 +211,7 @@ func (m *MoCo) AfterStep() {
 	for i := range kp {
 		dst[i], src[i] = kp[i].V.Value, qp[i].V.Value
 	}
-	m.b.EMA(m.Cfg.Momentum, dst, src)
+	kernels.EMA(m.b, m.Cfg.Momentum, dst, src)
 	if !m.last.pending {
 		return
 	}

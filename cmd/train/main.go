@@ -84,8 +84,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hoo
 	if err != nil {
 		return err
 	}
-	gpu := be.Kind() == tensor.CUDA
-	o.applyPreset(gpu)
+	defer func() {
+		if cerr := be.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing the %s backend: %w", be.Name(), cerr)
+		}
+	}()
+	o.applyPreset(be.Caps().Accelerator)
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}

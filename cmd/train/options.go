@@ -301,8 +301,10 @@ func cpuWarmup(framework string, hallucinate bool) float64 {
 }
 
 // applyPreset fills sizes left at zero: the paper's protocol with -preset
-// gpu, or with -preset auto on a CUDA device (gpu), else the CPU run.
-func (o *options) applyPreset(gpu bool) {
+// gpu, or with -preset auto on an accelerator (the backend's
+// Caps().Accelerator), else the CPU run.
+func (o *options) applyPreset(accelerator bool) {
+	gpu := accelerator
 	switch o.Preset {
 	case "cpu":
 		gpu = false

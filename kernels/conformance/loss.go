@@ -198,7 +198,7 @@ func (s *suite) infoNCE(t *testing.T) {
 					return p.dev
 				}
 				s.ref.InfoNCE(tc.p, q.ref, k.ref, refOf(queue), loss.ref, refOf(dq), refOf(dk))
-				s.b.InfoNCE(tc.p, q.dev, k.dev, devOf(queue), loss.dev, devOf(dq), devOf(dk))
+				kernels.InfoNCE(s.b, tc.p, q.dev, k.dev, devOf(queue), loss.dev, devOf(dq), devOf(dk))
 			})
 		}
 	}
@@ -231,7 +231,7 @@ func (s *suite) halluForward(t *testing.T) {
 			w1, b1, w2, b2, w3, b3 := halluWeights(c, d)
 			act, out := c.out("act", n, 4*d).tol(longSum(2*d)), c.out("out", n, d).tol(longSum(2*d))
 			s.ref.HallucinatorForward(lambda, x.ref, k.ref, w1.ref, b1.ref, w2.ref, b2.ref, w3.ref, b3.ref, act.ref, out.ref)
-			s.b.HallucinatorForward(lambda, x.dev, k.dev, w1.dev, b1.dev, w2.dev, b2.dev, w3.dev, b3.dev, act.dev, out.dev)
+			kernels.HallucinatorForward(s.b, lambda, x.dev, k.dev, w1.dev, b1.dev, w2.dev, b2.dev, w3.dev, b3.dev, act.dev, out.dev)
 		})
 	}
 }
@@ -264,7 +264,7 @@ func (s *suite) halluBackward(t *testing.T) {
 				}
 				s.ref.HallucinatorBackward(lambda, x.ref, k.ref, w1.ref, w2.ref, w3.ref, act.ref, dout.ref,
 					dx.ref, dkr, dw1.ref, db1.ref, dw2.ref, db2.ref, dw3.ref, db3.ref)
-				s.b.HallucinatorBackward(lambda, x.dev, k.dev, w1.dev, w2.dev, w3.dev, act.dev, dout.dev,
+				kernels.HallucinatorBackward(s.b, lambda, x.dev, k.dev, w1.dev, w2.dev, w3.dev, act.dev, dout.dev,
 					dx.dev, dkd, dw1.dev, db1.dev, dw2.dev, db2.dev, dw3.dev, db3.dev)
 			})
 		}

@@ -105,7 +105,7 @@ func (s *suite) sgd(t *testing.T) {
 				br, bd = refs(a.bufs[0]), devs(a.bufs[0])
 			}
 			s.ref.SGDStep(tc.p, refs(a.params), refs(a.grads), br, wd)
-			s.b.SGDStep(tc.p, devs(a.params), devs(a.grads), bd, wd)
+			kernels.SGDStep(s.b, tc.p, devs(a.params), devs(a.grads), bd, wd)
 		})
 	}
 }
@@ -131,7 +131,7 @@ func (s *suite) lars(t *testing.T) {
 				}
 			}
 			s.ref.LARSStep(tc.p, refs(a.params), refs(a.grads), refs(a.bufs[0]), ex)
-			s.b.LARSStep(tc.p, devs(a.params), devs(a.grads), devs(a.bufs[0]), ex)
+			kernels.LARSStep(s.b, tc.p, devs(a.params), devs(a.grads), devs(a.bufs[0]), ex)
 		})
 	}
 }
@@ -153,7 +153,7 @@ func (s *suite) adamw(t *testing.T) {
 				wd = mask()
 			}
 			s.ref.AdamWStep(tc.p, refs(a.params), refs(a.grads), refs(a.bufs[0]), refs(a.bufs[1]), wd)
-			s.b.AdamWStep(tc.p, devs(a.params), devs(a.grads), devs(a.bufs[0]), devs(a.bufs[1]), wd)
+			kernels.AdamWStep(s.b, tc.p, devs(a.params), devs(a.grads), devs(a.bufs[0]), devs(a.bufs[1]), wd)
 		})
 	}
 }
@@ -164,7 +164,7 @@ func (s *suite) ema(t *testing.T) {
 		s.run(t, fmt.Sprintf("decay=%g", decay), func(c *kcase) {
 			a := newOptimArgs(c, 0, -1)
 			s.ref.EMA(decay, refs(a.params), refs(a.grads))
-			s.b.EMA(decay, devs(a.params), devs(a.grads))
+			kernels.EMA(s.b, decay, devs(a.params), devs(a.grads))
 		})
 	}
 }

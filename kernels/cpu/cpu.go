@@ -3,8 +3,7 @@
 // kernels/cpu/blas (convolutions lowered to it over reused column panels,
 // blocked contrastive losses) and AVX2/AVX-512 assembly for the hot loops
 // (batch normalisation, dot-product tiles for filter gradients), chosen at
-// run time with plain Go twins. Only memory management comes from the
-// embedded reference backend, kernels/cpu/ref.
+// run time with plain Go twins.
 package cpu
 
 import (
@@ -13,7 +12,6 @@ import (
 
 	"hallucinator/kernels"
 	"hallucinator/kernels/cpu/blas"
-	"hallucinator/kernels/cpu/ref"
 	"hallucinator/tensor"
 )
 
@@ -35,11 +33,12 @@ type Options struct {
 	Threads int
 }
 
-// Backend is the fast CPU backend. It embeds the reference backend for the
-// methods it does not accelerate. A Backend is safe for concurrent use; its
-// scratch buffers are shared under a mutex.
+// Backend is the fast CPU backend. It implements every method of
+// kernels.Backend and of the capabilities itself (TestNoInheritedMethods):
+// a method added to the interface must be added here, not inherited from the
+// reference at its speed. A Backend is safe for concurrent use; its scratch
+// buffers are shared under a mutex.
 type Backend struct {
-	*ref.Backend
 	pool    *blas.Pool
 	threads int
 
@@ -58,7 +57,7 @@ type convPaths struct {
 	noFastIm2col bool // no AVX-512 column matrices (im2colsimd.go)
 }
 
-var _ kernels.Backend = (*Backend)(nil)
+var _ kernels.Full = (*Backend)(nil)
 
 // New returns a CPU backend with its worker pool started. Call Close when
 // done with it.
@@ -67,17 +66,45 @@ func New(opts Options) *Backend {
 	if t <= 0 {
 		t = runtime.GOMAXPROCS(0)
 	}
-	return &Backend{Backend: ref.New(), pool: blas.NewPool(t), threads: t}
+	return &Backend{pool: blas.NewPool(t), threads: t}
 }
 
 // Close stops the worker pool and drops the scratch buffers. The backend
-// must not be used afterwards.
-func (b *Backend) Close() {
+// must not be used afterwards; a second Close does nothing. It returns nil:
+// the host has no deferred errors.
+func (b *Backend) Close() error {
 	b.pool.Close()
 	b.mu.Lock()
 	b.free = nil
 	b.mu.Unlock()
+	return nil
 }
+
+// Caps describes the host: no accelerator, deterministic (every reduction
+// has a fixed order, whatever the number of threads), full float32.
+func (b *Backend) Caps() kernels.Caps { return kernels.Caps{Deterministic: true} }
+
+// Zeros returns a new host tensor of zeros.
+func (b *Backend) Zeros(shape ...int) *tensor.Tensor { return tensor.Zeros(shape...) }
+
+// FromHost returns a contiguous copy of a host tensor.
+func (b *Backend) FromHost(t *tensor.Tensor) *tensor.Tensor {
+	if t == nil || t.Kind() != tensor.Host {
+		kernels.Panicf(name, "FromHost: want a host tensor")
+	}
+	return t.Clone()
+}
+
+// ToHost returns a contiguous copy of a host tensor.
+func (b *Backend) ToHost(t *tensor.Tensor) *tensor.Tensor {
+	if t == nil || t.Kind() != tensor.Host {
+		kernels.Panicf(name, "ToHost: want a host tensor")
+	}
+	return t.Clone()
+}
+
+// Sync returns nil: every method has finished when it returns.
+func (b *Backend) Sync() error { return nil }
 
 // Name returns "cpu".
 func (b *Backend) Name() string { return name }

@@ -59,6 +59,6 @@ func check(t *testing.T, what string, got, want *tensor.Tensor, tol float64) {
 func newTestBackends(t *testing.T) (*Backend, *ref.Backend) {
 	t.Helper()
 	b := New(Options{Threads: 2})
-	t.Cleanup(b.Close)
+	t.Cleanup(func() { b.Close() })
 	return b, ref.New()
 }

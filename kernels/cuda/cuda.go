@@ -323,5 +323,5 @@ func (b *Backend) bind() {
 	}
 }
 
-// Backend implements kernels.Backend.
-var _ kernels.Backend = (*Backend)(nil)
+// Backend implements kernels.Backend and every capability.
+var _ kernels.Full = (*Backend)(nil)

@@ -93,7 +93,7 @@ func (o *AdamW) Step() {
 			v := o.params[i].V
 			ps[k], gs[k], ms[k], vs[k], wd[k] = v.Value, v.Grad, o.m[i], o.v[i], o.wd[i]
 		}
-		o.b.AdamWStep(kernels.AdamWParams{
+		kernels.AdamWStep(o.b, kernels.AdamWParams{
 			LR: float32(o.lr), Beta1: float32(o.cfg.Beta1), Beta2: float32(o.cfg.Beta2),
 			Eps: float32(o.cfg.Eps), WeightDecay: float32(o.cfg.WeightDecay), Step: s,
 		}, ps, gs, ms, vs, wd)

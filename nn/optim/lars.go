@@ -72,7 +72,7 @@ func (o *LARS) Step() {
 		}
 		ps[k], gs[k], bufs[k], ex[k] = v.Value, v.Grad, o.bufs[i], o.exclude[i]
 	}
-	o.b.LARSStep(kernels.LARSParams{
+	kernels.LARSStep(o.b, kernels.LARSParams{
 		LR: float32(o.lr), Momentum: float32(o.cfg.Momentum), WeightDecay: float32(o.cfg.WeightDecay),
 		Eta: float32(o.cfg.Eta),
 	}, ps, gs, bufs, ex)

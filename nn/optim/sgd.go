@@ -73,7 +73,7 @@ func (o *SGD) Step() {
 			bufs[k] = o.bufs[i]
 		}
 	}
-	o.b.SGDStep(kernels.SGDParams{
+	kernels.SGDStep(o.b, kernels.SGDParams{
 		LR: float32(o.lr), Momentum: float32(o.cfg.Momentum), WeightDecay: float32(o.cfg.WeightDecay),
 		Nesterov: o.cfg.Nesterov,
 	}, ps, gs, bufs, wd)

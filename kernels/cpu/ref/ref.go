@@ -27,6 +27,12 @@ func (*Backend) Name() string { return name }
 // Kind returns tensor.Host.
 func (*Backend) Kind() tensor.DeviceKind { return tensor.Host }
 
+// Caps describes the host: no accelerator, deterministic, full float32.
+func (*Backend) Caps() kernels.Caps { return kernels.Caps{Deterministic: true} }
+
+// Close does nothing: the reference backend holds no resources.
+func (*Backend) Close() error { return nil }
+
 // host returns the elements of a contiguous host tensor, panicking with a
 // package-prefixed message for nil, device or non-contiguous tensors.
 func host(op, arg string, t *tensor.Tensor) []float32 {
@@ -89,5 +95,5 @@ func (*Backend) Fill(v float32, dst *tensor.Tensor) {
 // Sync returns nil: the reference backend runs synchronously.
 func (*Backend) Sync() error { return nil }
 
-// Backend implements kernels.Backend.
-var _ kernels.Backend = (*Backend)(nil)
+// Backend implements kernels.Backend and every capability.
+var _ kernels.Full = (*Backend)(nil)
