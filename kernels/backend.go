@@ -224,6 +224,16 @@ type Backend interface {
 	// SumSquares: dst[i] = sum of squares of xs[i], dst of length len(xs).
 	SumSquares(xs []*tensor.Tensor, dst *tensor.Tensor)
 
+	// --- rows ---
+
+	// GatherRows: y[r] = x[idx[r]], x seen as [M, D] (M its first
+	// dimension), y as [len(idx), D]; idx (host) in [0, M).
+	GatherRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor)
+	// ScatterAddRows: y[idx[r]] += x[r] (accumulates), x seen as
+	// [len(idx), D], y as [M, D]; idx (host) in [0, M) may repeat, and the
+	// rows that land on one row of y are added in the order of r.
+	ScatterAddRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor)
+
 	// --- normalisation and losses ---
 
 	// L2NormalizeRows: y[i] = x[i] / max(||x[i]||, eps) for x [M, N]; writes
@@ -333,4 +343,39 @@ func CheckHallucinatorGrads(backend, op string, n, d int, dout, dx, dk, dw1, db1
 	CheckShape(backend, op, "db1", db1, 2*d)
 	CheckShape(backend, op, "db2", db2, 2*d)
 	CheckShape(backend, op, "db3", db3, d)
+}
+
+// CheckRows panics, with a message prefixed by the backend's name, unless x
+// and y are at least 1-D with rows of one size and every index is in
+// [0, y.Dim(0)) for a scatter (x.Dim(0) for a gather) with len(idx) rows on
+// the other side. It returns the row size D and the row count M of the
+// indexed tensor.
+func CheckRows(backend, op string, x *tensor.Tensor, idx []int32, y *tensor.Tensor, scatter bool) (d, m int) {
+	if x == nil || y == nil || x.Dims() == 0 || y.Dims() == 0 {
+		Panicf(backend, "%s: want tensors of at least one dimension", op)
+	}
+	indexed, other := x, y
+	if scatter {
+		indexed, other = y, x
+	}
+	m = indexed.Dim(0)
+	if other.Dim(0) != len(idx) {
+		Panicf(backend, "%s: %d indices for %d rows (shape %v)", op, len(idx), other.Dim(0), other.Shape())
+	}
+	if m == 0 {
+		if len(idx) > 0 {
+			Panicf(backend, "%s: indices into an empty tensor", op)
+		}
+		return 0, 0
+	}
+	d = indexed.Numel() / m
+	if len(idx) > 0 && other.Numel()/len(idx) != d {
+		Panicf(backend, "%s: rows of %d and %d elements (shapes %v, %v)", op, x.Numel()/max(x.Dim(0), 1), y.Numel()/max(y.Dim(0), 1), x.Shape(), y.Shape())
+	}
+	for r, i := range idx {
+		if i < 0 || int(i) >= m {
+			Panicf(backend, "%s: index %d of row %d out of [0, %d)", op, i, r, m)
+		}
+	}
+	return d, m
 }

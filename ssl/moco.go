@@ -189,16 +189,18 @@ func (m *MoCo) checkBatch(n int) error {
 }
 
 // permuteRows returns a new tensor whose row i is row perm[i] of x, or with
-// inverse, whose row perm[i] is row i of x.
+// inverse, whose row perm[i] is row i of x: one gather of rows.
 func permuteRows(b kernels.Backend, x *tensor.Tensor, perm []int, inverse bool) *tensor.Tensor {
-	y := b.Zeros(x.Shape()...)
+	idx := make([]int32, len(perm))
 	for i, p := range perm {
 		if inverse {
-			b.Copy(x.Rows(i, i+1), y.Rows(p, p+1))
+			idx[p] = int32(i)
 		} else {
-			b.Copy(x.Rows(p, p+1), y.Rows(i, i+1))
+			idx[i] = int32(p)
 		}
 	}
+	y := b.Zeros(x.Shape()...)
+	b.GatherRows(x, idx, y)
 	return y
 }
 

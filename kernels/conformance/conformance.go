@@ -55,6 +55,7 @@ func Run(t *testing.T, b kernels.Backend, opts Options) {
 		{"GlobalAvgPool", s.avgPool}, {"GlobalAvgPoolBackward", s.avgPoolBackward},
 		{"Elementwise", s.elementwise},
 		{"Sum", s.sum}, {"SumRows", s.sumRows}, {"SumCols", s.sumCols}, {"SumSquares", s.sumSquares},
+		{"GatherRows", s.gatherRows}, {"ScatterAddRows", s.scatterAddRows},
 		{"L2NormalizeRows", s.l2norm}, {"L2NormalizeRowsBackward", s.l2normBackward},
 		{"SoftmaxCrossEntropy", s.softmaxCE},
 		{"InfoNCE", s.infoNCE},

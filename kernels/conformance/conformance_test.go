@@ -77,6 +77,18 @@ func (b *buggy) SGDStep(p kernels.SGDParams, params, grads, bufs []*tensor.Tenso
 	b.Backend.SGDStep(p, params, grads, bufs, wd)
 }
 
+func (b *buggy) ScatterAddRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor) {
+	if b.bug == "scatter-overwrites" {
+		// Writes the last row landing on each row instead of adding.
+		d := y.Numel() / y.Dim(0)
+		for r, i := range idx {
+			copy(y.Data()[int(i)*d:(int(i)+1)*d], x.Data()[r*d:(r+1)*d])
+		}
+		return
+	}
+	b.Backend.ScatterAddRows(x, idx, y)
+}
+
 func (b *buggy) MaxPool2dBackward(p kernels.PoolParams, x, y, dy, dx *tensor.Tensor) {
 	b.Backend.MaxPool2dBackward(p, x, y, dy, dx)
 	if b.bug == "maxpool-splits-ties" {
@@ -136,6 +148,7 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"hallu-dk-sign", "HallucinatorBackward", "dk [7 5]"},
 		{"sgd-no-nesterov", "SGDStep", "nesterov"},
 		{"maxpool-splits-ties", "MaxPool2dBackward", "relative error"},
+		{"scatter-overwrites", "ScatterAddRows", "relative error"},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBuggy$/^"+tc.group+"$")
