@@ -13,10 +13,6 @@ func (tp *Tape) Relu(x *Var) *Var {
 	be.Relu(x.Value, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		// ReluBackward may mask dy in place: x takes its buffer when it can.
-		if dx := tp.gradInPlace(x, dy); dx != nil {
-			be.ReluBackward(y, dy, dx)
-			return
-		}
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.ReluBackward(y, dy, dx) })
+		tp.overwriteAll(func(dx []*tensor.Tensor) { be.ReluBackward(y, dy, dx[0]) }, target{v: x, over: dy})
 	})
 }

@@ -32,11 +32,9 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 		mean, invstd := be.Zeros(c), be.Zeros(c)
 		be.BatchNormTrain(p, xv, gv, bv, y, mean, invstd, runMean, runVar)
 		return tp.Record(y, []*Var{x, gamma, beta}, func(dy *tensor.Tensor) {
-			dx := tp.gradTarget(x, x.Shape()...)
-			dg := tp.gradTarget(gamma, c)
-			db := tp.gradTarget(beta, c)
-			be.BatchNormBackward(p, xv, y, dy, gv, mean, invstd, dx.g, dg.g, db.g)
-			tp.finish(dx, dg, db)
+			tp.overwriteAll(func(d []*tensor.Tensor) {
+				be.BatchNormBackward(p, xv, y, dy, gv, mean, invstd, d[0], d[1], d[2])
+			}, target{v: x}, target{v: gamma, shape: []int{c}}, target{v: beta, shape: []int{c}})
 		})
 	}
 	be.BatchNormInfer(p, xv, gv, bv, runMean, runVar, y)
@@ -62,8 +60,8 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 		}
 		zeros := tp.scratch(c)
 		be.Fill(0, zeros)
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.BatchNormInfer(lin, dyp, gv, zeros, zeros, rv, dx) })
-		tp.writeGrad(gamma, func(dg *tensor.Tensor) {
+		tp.overwrite(x, func(dx *tensor.Tensor) { be.BatchNormInfer(lin, dyp, gv, zeros, zeros, rv, dx) })
+		tp.overwrite(gamma, func(dg *tensor.Tensor) {
 			ones := tp.scratch(c)
 			be.Fill(1, ones)
 			xhat := tp.scratch(xv.Shape()...)
@@ -73,7 +71,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 			tp.release(xhat)
 			tp.release(ones)
 		})
-		tp.writeGrad(beta, func(db *tensor.Tensor) { be.BiasGrad(dyp, db) })
+		tp.overwrite(beta, func(db *tensor.Tensor) { be.BiasGrad(dyp, db) })
 		tp.release(zeros)
 		if p.ReLU {
 			tp.release(dyp)

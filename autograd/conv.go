@@ -27,8 +27,8 @@ func (tp *Tape) Conv2d(x, w *Var, p kernels.ConvParams) *Var {
 	be.Conv2d(p, x.Value, w.Value, y)
 	xv, wv := x.Value, w.Value
 	return tp.Record(y, []*Var{x, w}, func(dy *tensor.Tensor) {
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.Conv2dBackwardData(p, dy, wv, dx) })
-		tp.writeGrad(w, func(dw *tensor.Tensor) { be.Conv2dBackwardFilter(p, xv, dy, dw) })
+		tp.overwrite(x, func(dx *tensor.Tensor) { be.Conv2dBackwardData(p, dy, wv, dx) })
+		tp.overwrite(w, func(dw *tensor.Tensor) { be.Conv2dBackwardFilter(p, xv, dy, dw) })
 	})
 }
 
@@ -44,7 +44,7 @@ func (tp *Tape) BiasAdd(x, b *Var) *Var {
 	be.Copy(x.Value, y)
 	be.BiasAdd(b.Value, y)
 	return tp.Record(y, []*Var{x, b}, func(dy *tensor.Tensor) {
-		tp.accumulateScaled(x, 1, dy)
-		tp.writeGrad(b, func(db *tensor.Tensor) { be.BiasGrad(dy, db) })
+		tp.accumulate(x, tp.scaled(1, dy))
+		tp.overwrite(b, func(db *tensor.Tensor) { be.BiasGrad(dy, db) })
 	})
 }

@@ -18,8 +18,8 @@ func (tp *Tape) Add(a, b *Var) *Var {
 	y := tp.output(a.Shape()...)
 	tp.b.Add(a.Value, b.Value, y)
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
-		tp.accumulateScaled(a, 1, dy)
-		tp.accumulateScaled(b, 1, dy)
+		tp.accumulate(a, tp.scaled(1, dy))
+		tp.accumulate(b, tp.scaled(1, dy))
 	})
 }
 
@@ -29,8 +29,8 @@ func (tp *Tape) Sub(a, b *Var) *Var {
 	y := tp.b.Zeros(a.Shape()...)
 	tp.b.Sub(a.Value, b.Value, y)
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
-		tp.accumulateScaled(a, 1, dy)
-		tp.accumulateScaled(b, -1, dy)
+		tp.accumulate(a, tp.scaled(1, dy))
+		tp.accumulate(b, tp.scaled(-1, dy))
 	})
 }
 
@@ -42,8 +42,8 @@ func (tp *Tape) Mul(a, b *Var) *Var {
 	be.Mul(a.Value, b.Value, y)
 	av, bv := a.Value, b.Value
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
-		tp.writeGrad(a, func(da *tensor.Tensor) { be.Mul(dy, bv, da) })
-		tp.writeGrad(b, func(db *tensor.Tensor) { be.Mul(dy, av, db) })
+		tp.overwrite(a, func(da *tensor.Tensor) { be.Mul(dy, bv, da) })
+		tp.overwrite(b, func(db *tensor.Tensor) { be.Mul(dy, av, db) })
 	})
 }
 
@@ -55,7 +55,7 @@ func (tp *Tape) Scale(s float32, a *Var) *Var {
 	y := tp.b.Zeros(a.Shape()...)
 	tp.b.Scale(s, a.Value, y)
 	return tp.Record(y, []*Var{a}, func(dy *tensor.Tensor) {
-		tp.accumulateScaled(a, s, dy)
+		tp.accumulate(a, tp.scaled(s, dy))
 	})
 }
 
@@ -71,14 +71,11 @@ func (tp *Tape) Sum(x *Var) *Var {
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		// dx = dy[0] everywhere: BiasAdd broadcasts the one-element dy over
 		// x seen as [n, 1], adding to what is there.
-		g, acc := tp.gradBuf(x)
-		if g == nil || n == 0 {
-			return
-		}
-		if !acc {
-			be.Fill(0, g)
-		}
-		be.BiasAdd(dy, g.Reshape(n, 1))
+		tp.accumulate(x, part{add: func(dx *tensor.Tensor) {
+			if n > 0 {
+				be.BiasAdd(dy, dx.Reshape(n, 1))
+			}
+		}})
 	})
 }
 
@@ -111,13 +108,10 @@ func (tp *Tape) RowSum(x *Var) *Var {
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		// dx[i, j] = dy[i]: BiasAdd of dy along dimension 1 of x seen as
 		// [1, M, N].
-		g, acc := tp.gradBuf(x)
-		if g == nil || m*n == 0 {
-			return
-		}
-		if !acc {
-			be.Fill(0, g)
-		}
-		be.BiasAdd(dy, g.Reshape(1, m, n))
+		tp.accumulate(x, part{add: func(dx *tensor.Tensor) {
+			if m*n > 0 {
+				be.BiasAdd(dy, dx.Reshape(1, m, n))
+			}
+		}})
 	})
 }

@@ -442,7 +442,7 @@ func donationGraph(tp *Tape, x, y *Var) (*Var, map[string]tensor.Storage) {
 	probe := func(name string, v *Var) *Var {
 		return tp.Record(v.Value, []*Var{v}, func(g *tensor.Tensor) {
 			owner[name] = g.Storage()
-			tp.accumulateScaled(v, 1, g)
+			tp.accumulate(v, tp.scaled(1, g))
 		})
 	}
 	a := probe("a", tp.Scale(2, x))

@@ -6,45 +6,224 @@ import (
 	"hallucinator/tensor"
 )
 
-// This file holds the helpers the ops' backward closures share to deliver
-// gradients into their inputs without extra copies where the backend allows,
-// and without new buffers where the tape's free list has one (see
-// freelist.go).
+// This file holds the two ways in which an op's backward hands the tape the
+// gradient of one of its inputs; every op uses one of them for each input,
+// and nothing else writes a gradient:
+//
+//   - overwrite: the op's kernel writes the whole gradient, every element of
+//     a destination whose contents are arbitrary. The destination is the
+//     input's gradient buffer itself when the input has no gradient yet in
+//     this pass, else a scratch buffer that the tape then adds in (Axpy) and
+//     takes back. A kernel that may write its result over the op's output
+//     gradient (dx may alias dy) can get that buffer as its destination,
+//     which then becomes the input's gradient (see donate).
+//   - accumulate: the op's kernel adds its part into the input's gradient,
+//     which the tape zero-fills first when the input has no gradient yet,
+//     unless the part can also store itself into a fresh buffer (a Gemm with
+//     beta 0, a copy: part.set) or is a tensor that the tape may take as the
+//     gradient instead of copying it (part.src, see donate).
+//
+// The choice between the cases is the tape's alone, so that an op cannot
+// read a fresh buffer's arbitrary contents, forget to add a scratch buffer
+// in or to give it back, or copy where a buffer could be given away. Each
+// case runs fixed kernels: an op's gradients do not depend on whether the
+// tape reuses buffers (TestReuseIsBitIdentical).
 
-// gradBuf returns the buffer into which a backward writes the gradient of v,
-// and whether it must accumulate into it (true) or overwrite every element
-// (false; the contents are then arbitrary). It returns nil when v needs no
-// gradient. After the call v's gradient counts as present, so the caller
-// must write the buffer.
-func (tp *Tape) gradBuf(v *Var) (g *tensor.Tensor, accumulate bool) {
-	if v == nil || !v.RequiresGrad {
-		return nil, false
-	}
-	tp.ensureGrad(v)
-	if v.gradOK {
-		return v.Grad, true
-	}
-	v.gradOK = true
-	return v.Grad, false
-}
+// takesGrad reports whether v takes a gradient in a backward pass.
+func takesGrad(v *Var) bool { return v != nil && v.RequiresGrad }
 
-// accumulateScaled adds alpha*g to the gradient of v. When g is the whole
-// output gradient of the node whose backward runs and alpha is 1, v may take
-// that buffer as its gradient instead of a copy (see donate): the caller
-// must not write g afterwards.
-func (tp *Tape) accumulateScaled(v *Var, alpha float32, g *tensor.Tensor) {
-	if alpha == 1 && tp.donate(v, g) {
+// ensureGrad gives v a gradient buffer when it has none: for an
+// intermediate Var (one made by a recorded op) a buffer of the free list,
+// whose contents are arbitrary, else a new zero tensor that v keeps.
+func (tp *Tape) ensureGrad(v *Var) {
+	if v.Grad != nil {
 		return
 	}
-	dst, acc := tp.gradBuf(v)
+	if v.node != nil {
+		v.Grad = tp.scratch(v.Value.Shape()...)
+		v.ownGrad = true
+		return
+	}
+	v.Grad = tp.b.Zeros(v.Value.Shape()...)
+}
+
+// claim gives v, whose gradient is empty in this pass, a gradient buffer
+// (of arbitrary contents for an intermediate Var) and marks it written: the
+// caller then stores the whole gradient into v.Grad.
+func (tp *Tape) claim(v *Var) {
+	tp.ensureGrad(v)
+	v.gradOK = true
+}
+
+// target is one gradient that an overwriting kernel writes (see
+// overwriteAll).
+type target struct {
+	// v is the input whose gradient the kernel writes, or nil when the
+	// op's argument is nil and its kernel writes a gradient anyway.
+	v *Var
+	// shape is the shape of the destination when v is nil (otherwise v's).
+	shape []int
+	// optional says that the kernel accepts nil for this gradient: it gets
+	// nil when v needs no gradient, instead of a scratch buffer to write in
+	// vain.
+	optional bool
+	// over, when not nil, is the output gradient of the node whose backward
+	// runs, and the kernel may write this gradient over it: when the tape
+	// can give that buffer to v (see donate), it is the destination.
+	over *tensor.Tensor
+}
+
+// fate is what becomes of an overwriting kernel's destination once it ran.
+type fate int
+
+const (
+	inPlace     fate = iota // v's own gradient buffer, or nil: nothing to do
+	addScratch              // a scratch buffer: added to v's gradient, then released
+	dropScratch             // a scratch buffer for a gradient nobody needs: released
+)
+
+// dest returns the destination of one target and its fate.
+func (tp *Tape) dest(t target) (*tensor.Tensor, fate) {
+	v := t.v
 	switch {
-	case dst == nil:
-	case acc:
-		tp.b.Axpy(alpha, g, dst)
-	case alpha == 1:
-		tp.b.Copy(g, dst)
-	default:
-		tp.b.Scale(alpha, g, dst)
+	case t.over != nil && tp.donate(v, t.over):
+		return v.Grad, inPlace
+	case takesGrad(v) && !v.gradOK:
+		tp.claim(v)
+		return v.Grad, inPlace
+	case takesGrad(v):
+		return tp.scratch(v.Value.Shape()...), addScratch
+	case t.optional:
+		return nil, inPlace
+	case v != nil:
+		return tp.scratch(v.Value.Shape()...), dropScratch
+	}
+	return tp.scratch(t.shape...), dropScratch
+}
+
+// settle meets the fate of a destination of dest once the kernel wrote it.
+func (tp *Tape) settle(v *Var, dst *tensor.Tensor, f fate) {
+	switch f {
+	case addScratch:
+		tp.b.Axpy(1, dst, v.Grad)
+		tp.release(dst)
+	case dropScratch:
+		tp.release(dst)
+	}
+}
+
+// overwrite delivers the gradient of v that write computes whole: write
+// must store every element of dst, whose contents are arbitrary. Nothing
+// is called when v needs no gradient.
+func (tp *Tape) overwrite(v *Var, write func(dst *tensor.Tensor)) {
+	if !takesGrad(v) {
+		return
+	}
+	dst, f := tp.dest(target{v: v})
+	write(dst)
+	tp.settle(v, dst, f)
+}
+
+// overwriteAll is overwrite for a kernel that writes several gradients at
+// once, or that may write over the op's output gradient (target.over):
+// write gets one destination per target, in order, and must store every
+// element of each (nil ones aside). A target whose Var needs no gradient
+// gets a scratch buffer, or nil when it is optional. Nothing is called when
+// no target's Var needs a gradient.
+func (tp *Tape) overwriteAll(write func(dst []*tensor.Tensor), ts ...target) {
+	needed := false
+	for _, t := range ts {
+		needed = needed || takesGrad(t.v)
+	}
+	if !needed {
+		return
+	}
+	dst := make([]*tensor.Tensor, len(ts))
+	fates := make([]fate, len(ts))
+	for i, t := range ts {
+		dst[i], fates[i] = tp.dest(t)
+	}
+	write(dst)
+	for i, t := range ts {
+		tp.settle(t.v, dst[i], fates[i])
+	}
+}
+
+// part is an op's contribution to the gradient of one input (see
+// accumulate).
+type part struct {
+	// add adds the part into dst, the input's gradient buffer.
+	add func(dst *tensor.Tensor)
+	// set, when not nil, stores the part into dst, whose contents are
+	// arbitrary: for a kernel that can overwrite where it would add (a
+	// Gemm with beta 0, a copy instead of an Axpy), which saves the zero
+	// fill. Without it a fresh gradient is zero-filled and added to.
+	set func(dst *tensor.Tensor)
+	// src, when not nil, is a tensor equal to the part: the output gradient
+	// of the node whose backward runs, or a view of it, which the tape may
+	// take as the input's gradient instead of storing a copy (see donate).
+	// The op must not write it afterwards.
+	src *tensor.Tensor
+}
+
+// accumulate adds the part p to the gradient of v: into v's gradient when
+// it holds one, else into a fresh one as p allows (taking p.src, calling
+// p.set, or zero-filling and calling p.add). Nothing is called when v needs
+// no gradient.
+func (tp *Tape) accumulate(v *Var, p part) {
+	switch {
+	case !takesGrad(v):
+		return
+	case v.gradOK:
+		p.add(v.Grad)
+		return
+	case p.src != nil && tp.donate(v, p.src):
+		return
+	}
+	tp.claim(v)
+	if p.set != nil {
+		p.set(v.Grad)
+		return
+	}
+	if v.Grad.Numel() > 0 {
+		tp.b.Fill(0, v.Grad)
+	}
+	p.add(v.Grad)
+}
+
+// scaled is the part alpha*g, g holding as many elements as the input (the
+// output gradient, or a reshape or row view of it). With alpha 1, g may
+// become the input's gradient.
+func (tp *Tape) scaled(alpha float32, g *tensor.Tensor) part {
+	be := tp.b
+	p := part{add: func(dst *tensor.Tensor) { be.Axpy(alpha, g, dst) }}
+	if alpha == 1 {
+		p.set = func(dst *tensor.Tensor) { be.Copy(g, dst) }
+		p.src = g
+	} else {
+		p.set = func(dst *tensor.Tensor) { be.Scale(alpha, g, dst) }
+	}
+	return p
+}
+
+// timesScalar is the part s[0]*g, where s is a one-element tensor on the
+// device (an op's output gradient), computed without reading s on the
+// host: a product of g as a column by s as a 1x1 matrix.
+func (tp *Tape) timesScalar(s, g *tensor.Tensor) part {
+	be := tp.b
+	n := g.Numel()
+	return withBeta(func(dst *tensor.Tensor, beta float32) {
+		be.Gemm(false, false, 1, g.Reshape(n, 1), s.Reshape(1, 1), beta, dst.Reshape(n, 1))
+	})
+}
+
+// withBeta is the part that a kernel with a BLAS-style beta computes:
+// f(dst, beta) stores the part plus beta*dst into dst, and with beta 0
+// does not read dst.
+func withBeta(f func(dst *tensor.Tensor, beta float32)) part {
+	return part{
+		add: func(dst *tensor.Tensor) { f(dst, 1) },
+		set: func(dst *tensor.Tensor) { f(dst, 0) },
 	}
 }
 
@@ -54,7 +233,7 @@ func (tp *Tape) accumulateScaled(v *Var, alpha float32, g *tensor.Tensor) {
 // input took it yet, v is an intermediate Var (made by a recorded op, so
 // that the buffer goes back to the free list after v's own node ran) whose
 // gradient is still empty and unallocated, and v is not an input of the
-// node twice (the second accumulation would write the buffer it reads).
+// node twice (the second delivery would write the buffer it reads).
 // The node's output then gives up the buffer (tp.donated).
 func (tp *Tape) donate(v *Var, g *tensor.Tensor) bool {
 	cur := tp.cur
@@ -79,98 +258,6 @@ func (tp *Tape) donate(v *Var, g *tensor.Tensor) bool {
 	v.Grad, v.gradOK, v.ownGrad = g, true, true
 	tp.donated = true
 	return true
-}
-
-// gradInPlace returns g, the output gradient of the node whose backward
-// runs, as the gradient buffer of v, for an op whose backend backward may
-// write its result over g (dx may alias dy); the caller then overwrites it
-// with v's gradient. It returns nil, and changes nothing, unless donate
-// would give g to v.
-func (tp *Tape) gradInPlace(v *Var, g *tensor.Tensor) *tensor.Tensor {
-	if !tp.donate(v, g) {
-		return nil
-	}
-	return v.Grad
-}
-
-// accumulateTimesScalar adds s[0]*g to the gradient of v, where s is a
-// one-element tensor on the device (an op's output gradient), without reading
-// s on the host: a product of g as a column by s as a 1x1 matrix.
-func (tp *Tape) accumulateTimesScalar(v *Var, s, g *tensor.Tensor) {
-	dst, acc := tp.gradBuf(v)
-	if dst == nil {
-		return
-	}
-	var beta float32
-	if acc {
-		beta = 1
-	}
-	n := g.Numel()
-	tp.b.Gemm(false, false, 1, g.Reshape(n, 1), s.Reshape(1, 1), beta, dst.Reshape(n, 1))
-}
-
-// gradOf is GradOf with the scratch tensor taken from the free list
-// (arbitrary contents): the caller overwrites it, accumulates it and
-// releases it.
-func (tp *Tape) gradOf(v *Var) (g *tensor.Tensor, fresh bool) {
-	if v == nil || !v.RequiresGrad {
-		return nil, false
-	}
-	tp.ensureGrad(v)
-	if !v.gradOK {
-		v.gradOK = true
-		return v.Grad, true
-	}
-	return tp.scratch(v.Value.Shape()...), false
-}
-
-// writeGrad calls write with a buffer of v's shape to overwrite with a
-// gradient of v (every element: its contents are arbitrary), and adds that
-// gradient to v's. It does nothing when v needs no gradient.
-func (tp *Tape) writeGrad(v *Var, write func(dst *tensor.Tensor)) {
-	g, fresh := tp.gradOf(v)
-	if g == nil {
-		return
-	}
-	write(g)
-	if !fresh {
-		tp.Accumulate(v, g)
-		tp.release(g)
-	}
-}
-
-// gradOut is one output buffer of a backend backward that computes several
-// gradients at once.
-type gradOut struct {
-	v     *Var
-	g     *tensor.Tensor
-	fresh bool
-}
-
-// gradTarget returns a buffer for a gradient of v, to be overwritten: v's
-// own gradient buffer when it is empty, else a scratch tensor (also when v
-// needs no gradient and the backend wants an output anyway). shape is v's
-// shape (v may be nil).
-func (tp *Tape) gradTarget(v *Var, shape ...int) gradOut {
-	g, fresh := tp.gradOf(v)
-	if g == nil {
-		return gradOut{g: tp.scratch(shape...)}
-	}
-	return gradOut{v: v, g: g, fresh: fresh}
-}
-
-// finish adds the gradients written into scratch buffers to their Vars and
-// gives the scratch buffers back.
-func (tp *Tape) finish(outs ...gradOut) {
-	for _, o := range outs {
-		if o.g == nil || o.fresh {
-			continue
-		}
-		if o.v != nil {
-			tp.Accumulate(o.v, o.g)
-		}
-		tp.release(o.g)
-	}
 }
 
 // needsGrad reports whether an op being recorded now must compute the

@@ -27,22 +27,12 @@ func (tp *Tape) Hallucinate(x, k, w1, b1, w2, b2, w3, b3 *Var, lambda float32) *
 	xv, kv, w1v, w2v, w3v := x.Value, k.Value, w1.Value, w2.Value, w3.Value
 	kernels.HallucinatorForward(be, lambda, xv, kv, w1v, b1.Value, w2v, b2.Value, w3v, b3.Value, act, out)
 	return tp.Record(out, []*Var{x, k, w1, b1, w2, b2, w3, b3}, func(dout *tensor.Tensor) {
-		dx := tp.gradTarget(x, n, d)
-		var dk gradOut
-		var dkt *tensor.Tensor
-		if k.RequiresGrad {
-			dk = tp.gradTarget(k, n, d)
-			dkt = dk.g
-		}
-		dw1 := tp.gradTarget(w1, 2*d, 2*d)
-		db1 := tp.gradTarget(b1, 2*d)
-		dw2 := tp.gradTarget(w2, 2*d, 2*d)
-		db2 := tp.gradTarget(b2, 2*d)
-		dw3 := tp.gradTarget(w3, d, 2*d)
-		db3 := tp.gradTarget(b3, d)
-		kernels.HallucinatorBackward(be, lambda, xv, kv, w1v, w2v, w3v, act, dout,
-			dx.g, dkt, dw1.g, db1.g, dw2.g, db2.g, dw3.g, db3.g)
-		tp.finish(dx, dk, dw1, db1, dw2, db2, dw3, db3)
+		// dk may be nil: the kernel then skips it.
+		tp.overwriteAll(func(g []*tensor.Tensor) {
+			kernels.HallucinatorBackward(be, lambda, xv, kv, w1v, w2v, w3v, act, dout,
+				g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7])
+		}, target{v: x}, target{v: k, optional: true}, target{v: w1}, target{v: b1},
+			target{v: w2}, target{v: b2}, target{v: w3}, target{v: b3})
 		tp.release(act)
 	})
 }

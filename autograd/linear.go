@@ -27,8 +27,7 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
 		// C = op(A) op(B); the four cases of dA and dB, each one Gemm that
 		// accumulates (beta 1) when the gradient already holds a value.
-		if g, acc := tp.gradBuf(a); g != nil {
-			beta := betaOf(acc)
+		tp.accumulate(a, withBeta(func(g *tensor.Tensor, beta float32) {
 			switch {
 			case !transA && !transB: // dA = dC B^T
 				be.Gemm(false, true, 1, dy, bv, beta, g)
@@ -39,9 +38,8 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			default: // dA = B^T dC^T
 				be.Gemm(true, true, 1, bv, dy, beta, g)
 			}
-		}
-		if g, acc := tp.gradBuf(b); g != nil {
-			beta := betaOf(acc)
+		}))
+		tp.accumulate(b, withBeta(func(g *tensor.Tensor, beta float32) {
 			switch {
 			case !transA && !transB: // dB = A^T dC
 				be.Gemm(true, false, 1, av, dy, beta, g)
@@ -52,7 +50,7 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			default: // dB = dC^T A^T
 				be.Gemm(true, true, 1, dy, av, beta, g)
 			}
-		}
+		}))
 	})
 }
 
@@ -77,20 +75,12 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	}
 	xv, wv := x.Value, w.Value
 	return tp.Record(y, []*Var{x, w, b}, func(dy *tensor.Tensor) {
-		if g, acc := tp.gradBuf(x); g != nil { // dx [N, in] = dy w
-			be.Gemm(false, false, 1, dy, wv, betaOf(acc), g)
-		}
-		if g, acc := tp.gradBuf(w); g != nil { // dw [out, in] = dy^T x
-			be.Gemm(true, false, 1, dy, xv, betaOf(acc), g)
-		}
-		tp.writeGrad(b, func(db *tensor.Tensor) { be.BiasGrad(dy, db) })
+		tp.accumulate(x, withBeta(func(dx *tensor.Tensor, beta float32) { // dx [N, in] = dy w
+			be.Gemm(false, false, 1, dy, wv, beta, dx)
+		}))
+		tp.accumulate(w, withBeta(func(dw *tensor.Tensor, beta float32) { // dw [out, in] = dy^T x
+			be.Gemm(true, false, 1, dy, xv, beta, dw)
+		}))
+		tp.overwrite(b, func(db *tensor.Tensor) { be.BiasGrad(dy, db) })
 	})
-}
-
-// betaOf is the Gemm beta that overwrites (0) or accumulates (1).
-func betaOf(accumulate bool) float32 {
-	if accumulate {
-		return 1
-	}
-	return 0
 }

@@ -14,7 +14,7 @@ func (tp *Tape) L2Normalize(x *Var, eps float32) *Var {
 	norms := be.Zeros(x.Value.Dim(0))
 	be.L2NormalizeRows(eps, x.Value, y, norms)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.L2NormalizeRowsBackward(eps, y, norms, dy, dx) })
+		tp.overwrite(x, func(dx *tensor.Tensor) { be.L2NormalizeRowsBackward(eps, y, norms, dy, dx) })
 	})
 }
 
@@ -44,7 +44,7 @@ func (tp *Tape) SoftmaxCrossEntropy(logits *Var, labels []int32) *Var {
 	// The gradient is computed by the forward; backward scales it by the
 	// incoming one-element gradient.
 	return tp.Record(loss, []*Var{logits}, func(dy *tensor.Tensor) {
-		tp.accumulateTimesScalar(logits, dy, dl)
+		tp.accumulate(logits, tp.timesScalar(dy, dl))
 		tp.release(dl)
 	})
 }
@@ -90,10 +90,10 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 	// dq and dk go back to the free list once used (release ignores nil).
 	return tp.Record(loss, []*Var{q, k}, func(dy *tensor.Tensor) {
 		if dq != nil {
-			tp.accumulateTimesScalar(q, dy, dq)
+			tp.accumulate(q, tp.timesScalar(dy, dq))
 		}
 		if dk != nil {
-			tp.accumulateTimesScalar(k, dy, dk)
+			tp.accumulate(k, tp.timesScalar(dy, dk))
 		}
 		tp.release(dq)
 		tp.release(dk)

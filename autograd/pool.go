@@ -24,7 +24,7 @@ func (tp *Tape) MaxPool2d(x *Var, p kernels.PoolParams) *Var {
 	be.MaxPool2d(p, x.Value, y)
 	xv := x.Value
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.MaxPool2dBackward(p, xv, y, dy, dx) })
+		tp.overwrite(x, func(dx *tensor.Tensor) { be.MaxPool2dBackward(p, xv, y, dy, dx) })
 	})
 }
 
@@ -35,6 +35,6 @@ func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 	y := be.Zeros(x.Value.Dim(0), x.Value.Dim(1))
 	be.GlobalAvgPool(x.Value, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		tp.writeGrad(x, func(dx *tensor.Tensor) { be.GlobalAvgPoolBackward(dy, dx) })
+		tp.overwrite(x, func(dx *tensor.Tensor) { be.GlobalAvgPoolBackward(dy, dx) })
 	})
 }

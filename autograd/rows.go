@@ -19,13 +19,6 @@ func (tp *Tape) GatherRows(x *Var, idx []int32) *Var {
 	y := be.Zeros(append([]int{len(idx)}, x.Shape()[1:]...)...)
 	be.GatherRows(x.Value, idx, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		dx, acc := tp.gradBuf(x)
-		if dx == nil {
-			return
-		}
-		if !acc {
-			be.Fill(0, dx)
-		}
-		be.ScatterAddRows(dy, idx, dx)
+		tp.accumulate(x, part{add: func(dx *tensor.Tensor) { be.ScatterAddRows(dy, idx, dx) }})
 	})
 }

@@ -10,7 +10,7 @@ func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	}
 	y := x.Value.Reshape(shape...)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		tp.accumulateScaled(x, 1, dy.Reshape(x.Shape()...))
+		tp.accumulate(x, tp.scaled(1, dy.Reshape(x.Shape()...)))
 	})
 }
 
@@ -47,7 +47,7 @@ func (tp *Tape) ConcatRows(xs ...*Var) *Var {
 		for _, x := range inputs {
 			n := x.Value.Dim(0)
 			if x.Value.Numel() > 0 {
-				tp.accumulateScaled(x, 1, dy.Rows(off, off+n))
+				tp.accumulate(x, tp.scaled(1, dy.Rows(off, off+n)))
 			}
 			off += n
 		}
@@ -65,22 +65,22 @@ func (tp *Tape) Rows(x *Var, lo, hi int) *Var {
 	}
 	be := tp.b
 	y := x.Value.Rows(lo, hi)
+	empty := hi == lo || y.Numel() == 0
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
-		g, acc := tp.gradBuf(x)
-		if g == nil {
-			return
-		}
-		if !acc {
-			be.Fill(0, g)
-		}
-		if hi == lo || dy.Numel() == 0 {
-			return
-		}
-		if acc {
-			be.Axpy(1, dy, g.Rows(lo, hi))
-		} else {
-			be.Copy(dy, g.Rows(lo, hi))
-		}
+		// Zero outside the rows; a fresh gradient takes dy by a copy.
+		tp.accumulate(x, part{
+			add: func(dx *tensor.Tensor) {
+				if !empty {
+					be.Axpy(1, dy, dx.Rows(lo, hi))
+				}
+			},
+			set: func(dx *tensor.Tensor) {
+				be.Fill(0, dx)
+				if !empty {
+					be.Copy(dy, dx.Rows(lo, hi))
+				}
+			},
+		})
 	})
 }
 

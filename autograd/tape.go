@@ -13,8 +13,8 @@ import (
 	"hallucinator/tensor"
 )
 
-// Var is a value in a computation: a tensor, its gradient (allocated on
-// first accumulation) and, for results of ops, the node that made it.
+// Var is a value in a computation: a tensor, its gradient (allocated when
+// the first one arrives) and, for results of ops, the node that made it.
 type Var struct {
 	Value        *tensor.Tensor
 	Grad         *tensor.Tensor
@@ -43,7 +43,7 @@ func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
 func (v *Var) Shape() []int { return v.Value.Shape() }
 
 // node is one recorded op: its output and a closure that, given the output's
-// gradient, accumulates the gradients of its inputs. The output gradient is
+// gradient, delivers the gradients of its inputs. The output gradient is
 // valid only during the call: the tape reuses its buffer afterwards.
 type node struct {
 	out      *Var
@@ -128,9 +128,9 @@ func anyRequires(in []*Var) bool {
 
 // Record makes the output Var of an op. When recording is on and an input
 // requires a gradient, backward is kept and called during Backward with the
-// output's gradient; it must accumulate into the inputs with Accumulate and
-// not keep the gradient tensor after it returns (the tape reuses it).
-// Ops written outside this package use Record too.
+// output's gradient; it must deliver the inputs' gradients (with Accumulate
+// for ops written outside this package, which use Record too) and not keep
+// the gradient tensor after it returns (the tape reuses it).
 func (tp *Tape) Record(value *tensor.Tensor, inputs []*Var, backward func(gout *tensor.Tensor)) *Var {
 	out := &Var{Value: value}
 	if tp.Recording() && anyRequires(inputs) {
@@ -143,7 +143,8 @@ func (tp *Tape) Record(value *tensor.Tensor, inputs []*Var, backward func(gout *
 }
 
 // Accumulate adds g into v.Grad (allocating it on first use) when v requires
-// a gradient. g is not kept.
+// a gradient. g is not kept. It is the accumulate form of grad.go for ops
+// written outside this package.
 func (tp *Tape) Accumulate(v *Var, g *tensor.Tensor) {
 	if v == nil || !v.RequiresGrad {
 		return
@@ -151,36 +152,10 @@ func (tp *Tape) Accumulate(v *Var, g *tensor.Tensor) {
 	if g.Numel() != v.Value.Numel() {
 		panic(fmt.Sprintf("autograd: gradient of %d elements for a value of shape %v", g.Numel(), v.Value.Shape()))
 	}
-	tp.ensureGrad(v)
-	if !v.gradOK {
-		tp.b.Copy(g, v.Grad)
-		v.gradOK = true
-		return
-	}
-	tp.b.Axpy(1, g, v.Grad)
+	p := tp.scaled(1, g)
+	p.src = nil // the caller's tensor: copied, never taken
+	tp.accumulate(v, p)
 }
-
-// ensureGrad gives v a gradient buffer when it has none: for an
-// intermediate Var (one made by a recorded op) a buffer of the free list,
-// whose contents are arbitrary, else a new zero tensor that v keeps.
-func (tp *Tape) ensureGrad(v *Var) {
-	if v.Grad != nil {
-		return
-	}
-	if v.node != nil {
-		v.Grad = tp.scratch(v.Value.Shape()...)
-		v.ownGrad = true
-		return
-	}
-	v.Grad = tp.b.Zeros(v.Value.Shape()...)
-}
-
-// GradOf returns the gradient buffer of v for an op's backward to write into
-// directly: when v has no gradient yet, v.Grad itself (with fresh = true);
-// else a scratch tensor the caller must Accumulate. Either way the contents
-// are arbitrary: the caller overwrites every element. It returns nil when v
-// needs no gradient.
-func (tp *Tape) GradOf(v *Var) (g *tensor.Tensor, fresh bool) { return tp.gradOf(v) }
 
 // Backward computes the gradients of the scalar loss (a one-element Var)
 // with respect to every Var that requires one, accumulating into their Grad,
