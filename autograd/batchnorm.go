@@ -29,7 +29,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 	y := tp.output(x.Shape()...)
 	xv := x.Value
 	if training {
-		mean, invstd := be.Zeros(c), be.Zeros(c)
+		mean, invstd := tp.output(c), tp.output(c)
 		be.BatchNormTrain(p, xv, gv, bv, y, mean, invstd, runMean, runVar)
 		return tp.Record(y, []*Var{x, gamma, beta}, func(dy *tensor.Tensor) {
 			tp.overwriteAll(func(d []*tensor.Tensor) {
@@ -43,7 +43,7 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, p
 	}
 	// The backward needs the statistics of this forward even if a training
 	// forward updates them before Backward runs.
-	rm, rv := be.Zeros(c), be.Zeros(c)
+	rm, rv := tp.output(c), tp.output(c)
 	be.Copy(runMean, rm)
 	be.Copy(runVar, rv)
 	return tp.Record(y, []*Var{x, gamma, beta}, func(dy *tensor.Tensor) {
@@ -84,9 +84,7 @@ func (tp *Tape) affine(v *Var, fill float32, c int) *tensor.Tensor {
 	if v != nil {
 		return v.Value
 	}
-	t := tp.b.Zeros(c)
-	if fill != 0 {
-		tp.b.Fill(fill, t)
-	}
+	t := tp.output(c)
+	tp.b.Fill(fill, t)
 	return t
 }

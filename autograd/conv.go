@@ -40,7 +40,7 @@ func (tp *Tape) BiasAdd(x, b *Var) *Var {
 	}
 	checkShape("BiasAdd", "b", b, x.Value.Dim(1))
 	be := tp.b
-	y := be.Zeros(x.Shape()...)
+	y := tp.output(x.Shape()...)
 	be.Copy(x.Value, y)
 	be.BiasAdd(b.Value, y)
 	return tp.Record(y, []*Var{x, b}, func(dy *tensor.Tensor) {

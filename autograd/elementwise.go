@@ -26,7 +26,7 @@ func (tp *Tape) Add(a, b *Var) *Var {
 // Sub returns a - b element-wise (same shapes, no broadcasting).
 func (tp *Tape) Sub(a, b *Var) *Var {
 	sameShape("Sub", a, b)
-	y := tp.b.Zeros(a.Shape()...)
+	y := tp.output(a.Shape()...)
 	tp.b.Sub(a.Value, b.Value, y)
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
 		tp.accumulate(a, tp.scaled(1, dy))
@@ -38,7 +38,7 @@ func (tp *Tape) Sub(a, b *Var) *Var {
 func (tp *Tape) Mul(a, b *Var) *Var {
 	sameShape("Mul", a, b)
 	be := tp.b
-	y := be.Zeros(a.Shape()...)
+	y := tp.output(a.Shape()...)
 	be.Mul(a.Value, b.Value, y)
 	av, bv := a.Value, b.Value
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
@@ -52,7 +52,7 @@ func (tp *Tape) Scale(s float32, a *Var) *Var {
 	if a == nil || a.Value == nil {
 		panicf("Scale: a is nil")
 	}
-	y := tp.b.Zeros(a.Shape()...)
+	y := tp.output(a.Shape()...)
 	tp.b.Scale(s, a.Value, y)
 	return tp.Record(y, []*Var{a}, func(dy *tensor.Tensor) {
 		tp.accumulate(a, tp.scaled(s, dy))
@@ -65,7 +65,7 @@ func (tp *Tape) Sum(x *Var) *Var {
 		panicf("Sum: x is nil")
 	}
 	be := tp.b
-	y := be.Zeros(1)
+	y := tp.output(1)
 	be.Sum(x.Value, y)
 	n := x.Value.Numel()
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
@@ -103,7 +103,7 @@ func (tp *Tape) RowSum(x *Var) *Var {
 	if m > 0 {
 		n = x.Value.Numel() / m
 	}
-	y := be.Zeros(m)
+	y := tp.output(m)
 	be.SumCols(x.Value.Reshape(m, n), y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		// dx[i, j] = dy[i]: BiasAdd of dy along dimension 1 of x seen as

@@ -73,9 +73,9 @@ func ExampleTape_FreeBuffers() {
 }
 
 // With recycling, a training loop calls Recycle at the start of each step:
-// the outputs of the previous step's Relu (and Conv2d, BatchNorm, Add) go
-// back to the tape and serve this step, so that once warm a step takes no
-// new memory for them. A value is read before the next Recycle.
+// the outputs of the previous step's ops go back to the tape and serve this
+// step, so that once warm a step takes no new memory for them. A value is
+// read before the next Recycle.
 func ExampleTape_SetRecycling() {
 	tp := autograd.NewTape(ref.New())
 	tp.SetRecycling(true)

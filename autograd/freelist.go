@@ -109,12 +109,24 @@ func (tp *Tape) scratch(shape ...int) *tensor.Tensor {
 	return t
 }
 
-// output returns a tensor of the given shape for the result of an op whose
-// kernel writes every element (the backend contract of Conv2d,
-// BatchNormTrain and BatchNormInfer, Relu, Add). Without recycling it is a
-// new zero tensor. With recycling it is a buffer of the free list when one
-// of that size is there (arbitrary contents), else a new one, and the tape
-// holds it until Recycle.
+// output returns a tensor of the given shape for a result of an op's
+// forward: the value of its output Var, or a tensor its backward reads
+// (BatchNorm's statistics, L2Normalize's norms). Every op takes every such
+// tensor here, and its kernel writes every element (outputs are overwritten,
+// the backend contract that kernels/conformance checks from NaN garbage).
+// Without recycling it is a new zero tensor. With recycling it is a buffer
+// of the free list when one of that size is there (arbitrary contents),
+// else a new one, and the tape holds it until Recycle.
+//
+// One policy for all ops, the recycling one: the values of a step die
+// together at the next Recycle whatever op made them, so that holding them
+// all costs no more memory than allocating them anew (a step's garbage is
+// as large, and lives until the collector runs), while reuse saves the
+// clearing of new memory, its page faults and the collector's work.
+// Scratch tensors that a backward gives back itself (the Hallucinator's
+// activations, the gradients that SoftmaxCrossEntropy and InfoNCE compute
+// in their forward) are not results: they come from scratch and return to
+// the free list as soon as they are used.
 func (tp *Tape) output(shape ...int) *tensor.Tensor {
 	if !tp.recycle {
 		return tp.b.Zeros(shape...)
@@ -125,10 +137,10 @@ func (tp *Tape) output(shape ...int) *tensor.Tensor {
 }
 
 // SetRecycling turns the recycling of op outputs on or off. With it on, the
-// outputs of the tape's Conv2d, BatchNorm, Relu and Add come from the
-// tape's free list and belong to the tape until Recycle hands them back: a
-// training loop calls Recycle at the start of each step, and from then on
-// nothing may use a value those ops made before (the next step's ops
+// outputs of every op of the tape (see output) come from the tape's free
+// list and belong to the tape until Recycle hands them back: a training
+// loop calls Recycle at the start of each step, and from then on nothing
+// may use a value the tape's ops made before (the next step's ops
 // overwrite their storage). A step then allocates nothing once warm, where
 // a new zero tensor per output costs the clearing of its memory (and, for
 // large ones, page faults) every step. Turning it off hands back what the

@@ -23,7 +23,7 @@ func (tp *Tape) Hallucinate(x, k, w1, b1, w2, b2, w3, b3 *Var, lambda float32) *
 	checkShape("Hallucinate", "b3", b3, d)
 	be := tp.b
 	act := tp.scratch(n, 4*d) // back to the free list after the backward
-	out := be.Zeros(n, d)
+	out := tp.output(n, d)
 	xv, kv, w1v, w2v, w3v := x.Value, k.Value, w1.Value, w2.Value, w3.Value
 	kernels.HallucinatorForward(be, lambda, xv, kv, w1v, b1.Value, w2v, b2.Value, w3v, b3.Value, act, out)
 	return tp.Record(out, []*Var{x, k, w1, b1, w2, b2, w3, b3}, func(dout *tensor.Tensor) {

@@ -21,7 +21,7 @@ func (tp *Tape) MatMul(a, b *Var, transA, transB bool) *Var {
 			m, ka, kb, n, a.Shape(), b.Shape(), transA, transB)
 	}
 	be := tp.b
-	y := be.Zeros(m, n)
+	y := tp.output(m, n)
 	be.Gemm(transA, transB, 1, a.Value, b.Value, 0, y)
 	av, bv := a.Value, b.Value
 	return tp.Record(y, []*Var{a, b}, func(dy *tensor.Tensor) {
@@ -68,7 +68,7 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		checkShape("Linear", "b", b, out)
 	}
 	be := tp.b
-	y := be.Zeros(n, out)
+	y := tp.output(n, out)
 	be.Gemm(false, true, 1, x.Value, w.Value, 0, y)
 	if b != nil {
 		be.BiasAdd(b.Value, y)

@@ -10,8 +10,8 @@ import (
 func (tp *Tape) L2Normalize(x *Var, eps float32) *Var {
 	checkDims("L2Normalize", "x", x, 2)
 	be := tp.b
-	y := be.Zeros(x.Shape()...)
-	norms := be.Zeros(x.Value.Dim(0))
+	y := tp.output(x.Shape()...)
+	norms := tp.output(x.Value.Dim(0))
 	be.L2NormalizeRows(eps, x.Value, y, norms)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		tp.overwrite(x, func(dx *tensor.Tensor) { be.L2NormalizeRowsBackward(eps, y, norms, dy, dx) })
@@ -32,7 +32,7 @@ func (tp *Tape) SoftmaxCrossEntropy(logits *Var, labels []int32) *Var {
 		}
 	}
 	be := tp.b
-	loss := be.Zeros(1)
+	loss := tp.output(1)
 	var dl *tensor.Tensor
 	if tp.needsGrad(logits) {
 		dl = tp.scratch(n, c)
@@ -68,7 +68,7 @@ func (tp *Tape) InfoNCE(q, k *Var, queue *tensor.Tensor, p kernels.InfoNCEParams
 		panicf("InfoNCE: %d positives for %d anchors", len(p.Pos), a)
 	}
 	be := tp.b
-	loss := be.Zeros(1)
+	loss := tp.output(1)
 	var dq, dk *tensor.Tensor
 	same := q == k
 	if tp.needsGrad(q) {

@@ -20,7 +20,7 @@ func (tp *Tape) MaxPool2d(x *Var, p kernels.PoolParams) *Var {
 	}
 	P, Q := p.OutSize(xs[2], xs[3])
 	be := tp.b
-	y := be.Zeros(xs[0], xs[1], P, Q)
+	y := tp.output(xs[0], xs[1], P, Q)
 	be.MaxPool2d(p, x.Value, y)
 	xv := x.Value
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
@@ -32,7 +32,7 @@ func (tp *Tape) MaxPool2d(x *Var, p kernels.PoolParams) *Var {
 func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 	checkDims("GlobalAvgPool", "x", x, 4)
 	be := tp.b
-	y := be.Zeros(x.Value.Dim(0), x.Value.Dim(1))
+	y := tp.output(x.Value.Dim(0), x.Value.Dim(1))
 	be.GlobalAvgPool(x.Value, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		tp.overwrite(x, func(dx *tensor.Tensor) { be.GlobalAvgPoolBackward(dy, dx) })

@@ -16,7 +16,7 @@ func (tp *Tape) GatherRows(x *Var, idx []int32) *Var {
 	}
 	idx = slices.Clone(idx) // the backward reads them after the caller may have changed its slice
 	be := tp.b
-	y := be.Zeros(append([]int{len(idx)}, x.Shape()[1:]...)...)
+	y := tp.output(append([]int{len(idx)}, x.Shape()[1:]...)...)
 	be.GatherRows(x.Value, idx, y)
 	return tp.Record(y, []*Var{x}, func(dy *tensor.Tensor) {
 		tp.accumulate(x, part{add: func(dx *tensor.Tensor) { be.ScatterAddRows(dy, idx, dx) }})

@@ -32,7 +32,7 @@ func (tp *Tape) ConcatRows(xs ...*Var) *Var {
 	}
 	shape := append([]int{rows}, xs[0].Shape()[1:]...)
 	be := tp.b
-	y := be.Zeros(shape...)
+	y := tp.output(shape...)
 	off := 0
 	for _, x := range xs {
 		n := x.Value.Dim(0)
