@@ -36,7 +36,7 @@ type block struct {
 }
 
 // allocator caches freed device blocks in free lists per size class and
-// asks the driver (hal.malloc) only on a miss. When the driver runs out of
+// asks the driver (hal_malloc) only on a miss. When the driver runs out of
 // memory it frees the cache, lets the garbage collector return blocks of
 // unreachable tensors, and tries again. It is safe for concurrent use
 // (cleanups run on their own goroutine).
@@ -76,25 +76,26 @@ func (a *allocator) get(bytes uint64) (*block, error) {
 	}
 	a.mu.Unlock()
 
-	p, code := a.h.malloc(class)
+	var p dptr
+	code := a.h.malloc(&p, class)
 	if code == codeOutOfMemory {
 		// Give back what is cached, then what the garbage collector can
 		// find, and try again.
 		a.trim()
-		p, code = a.h.malloc(class)
+		code = a.h.malloc(&p, class)
 		for wait := time.Millisecond; code == codeOutOfMemory && wait <= 64*time.Millisecond; wait *= 4 {
 			runtime.GC()
 			time.Sleep(wait) // cleanups run on their own goroutine
 			a.trim()
-			p, code = a.h.malloc(class)
+			code = a.h.malloc(&p, class)
 		}
 	}
 	if code != codeSuccess {
 		a.mu.Lock()
 		inUse, cached := a.inUse, a.cached
 		a.mu.Unlock()
-		return nil, fmt.Errorf("cuda: cannot allocate %d bytes (%d in use, %d cached): %s", class, inUse, cached,
-			a.h.errorString(code))
+		_, msg := errorText(a.h, code)
+		return nil, fmt.Errorf("cuda: cannot allocate %d bytes (%d in use, %d cached): %s", class, inUse, cached, msg)
 	}
 	a.mu.Lock()
 	a.mallocs++

@@ -91,7 +91,6 @@ func New(o Options) (*Backend, error) {
 	}
 	b, err := newBackend(h, o)
 	if err != nil {
-		h.close()
 		return nil, err
 	}
 	b.info.Library = path
@@ -100,44 +99,50 @@ func New(o Options) (*Backend, error) {
 
 // newBackend sets up a backend over a loaded library.
 func newBackend(h hal, o Options) (*Backend, error) {
-	n, code := h.deviceCount()
-	if code != codeSuccess {
+	var n int32
+	if code := h.deviceCount(&n); code != codeSuccess {
+		name, msg := errorText(h, code)
 		return nil, fmt.Errorf("%w: the CUDA driver does not answer (%s: %s); is an NVIDIA GPU with its driver "+
-			"installed?", ErrNoDevice, h.errorName(code), h.errorString(code))
+			"installed?", ErrNoDevice, name, msg)
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("%w: the driver reports no devices", ErrNoDevice)
 	}
-	if o.Device < 0 || o.Device >= n {
+	if o.Device < 0 || o.Device >= int(n) {
 		return nil, fmt.Errorf("%w: device %d requested, %d present", ErrNoDevice, o.Device, n)
 	}
 	if code := h.init(o.Device); code != codeSuccess {
-		return nil, fmt.Errorf("%w: cannot initialise device %d: %s: %s", ErrNoDevice, o.Device, h.errorName(code),
-			h.errorString(code))
+		name, msg := errorText(h, code)
+		return nil, fmt.Errorf("%w: cannot initialise device %d: %s: %s", ErrNoDevice, o.Device, name, msg)
 	}
-	p, code := h.props(o.Device)
-	if code != codeSuccess {
-		return nil, fmt.Errorf("cuda: device %d properties: %s", o.Device, h.errorString(code))
+	var p deviceProps
+	if code := h.devicePropsGet(o.Device, &p); code != codeSuccess {
+		_, msg := errorText(h, code)
+		return nil, fmt.Errorf("cuda: device %d properties: %s", o.Device, msg)
 	}
-	if p.major < 8 {
+	if p.Major < 8 {
 		return nil, fmt.Errorf("%w: %s has compute capability %d.%d; the kernels need 8.0 or later (Ampere)",
-			ErrNoDevice, p.name, p.major, p.minor)
+			ErrNoDevice, p.name(), p.Major, p.Minor)
 	}
-	drv, _ := h.driverVersion()
-	rt, _ := h.runtimeVersion()
+	var drv, rt int32
+	h.driverVersion(&drv)
+	h.runtimeVersion(&rt)
 	b := &Backend{
 		h: h, dev: o.Device, tf32: !o.FP32,
-		info: DeviceInfo{Ordinal: o.Device, Name: p.name, Major: p.major, Minor: p.minor, SMs: p.smCount,
-			TotalMemory: p.totalMem, DriverVersion: drv, RuntimeVersion: rt},
+		info: DeviceInfo{Ordinal: o.Device, Name: p.name(), Major: int(p.Major), Minor: int(p.Minor),
+			SMs: int(p.SMCount), TotalMemory: p.TotalMem, DriverVersion: int(drv), RuntimeVersion: int(rt)},
 		alloc: newAllocator(h),
 	}
 	var err error
-	if b.stream, code = h.streamCreate(); code != codeSuccess {
-		err = fmt.Errorf("cuda: creating a stream: %s", h.errorString(code))
-	} else if b.start, code = h.eventCreate(); code != codeSuccess {
-		err = fmt.Errorf("cuda: creating an event: %s", h.errorString(code))
-	} else if b.end, code = h.eventCreate(); code != codeSuccess {
-		err = fmt.Errorf("cuda: creating an event: %s", h.errorString(code))
+	if code := h.streamCreate(&b.stream); code != codeSuccess {
+		_, msg := errorText(h, code)
+		err = fmt.Errorf("cuda: creating a stream: %s", msg)
+	} else if code := h.eventCreate(&b.start); code != codeSuccess {
+		_, msg := errorText(h, code)
+		err = fmt.Errorf("cuda: creating an event: %s", msg)
+	} else if code := h.eventCreate(&b.end); code != codeSuccess {
+		_, msg := errorText(h, code)
+		err = fmt.Errorf("cuda: creating an event: %s", msg)
 	}
 	if err != nil {
 		b.destroy()
@@ -176,7 +181,6 @@ func (b *Backend) Close() error {
 	err := b.Sync()
 	b.destroy()
 	b.closed = true
-	b.h.close()
 	return err
 }
 
@@ -199,8 +203,7 @@ func (b *Backend) MemStats() MemStats { return b.alloc.stats() }
 // MemInfo returns the free and total device memory as the driver sees it.
 func (b *Backend) MemInfo() (free, total uint64, err error) {
 	b.bind()
-	free, total, code := b.h.memInfo()
-	if code != codeSuccess {
+	if code := b.h.memInfo(&free, &total); code != codeSuccess {
 		return 0, 0, b.codeErr("MemInfo", code)
 	}
 	return free, total, nil
@@ -254,8 +257,8 @@ func (b *Backend) Time(f func()) (float64, error) {
 	if code := b.h.eventRecord(b.end, b.stream); code != codeSuccess {
 		return 0, b.codeErr("Time", code)
 	}
-	ms, code := b.h.eventElapsed(b.start, b.end)
-	if code != codeSuccess {
+	var ms float32
+	if code := b.h.eventElapsed(&ms, b.start, b.end); code != codeSuccess {
 		return 0, b.codeErr("Time", code)
 	}
 	if err := b.Sync(); err != nil {
@@ -282,7 +285,8 @@ func (e *KernelError) Error() string {
 }
 
 func (b *Backend) codeErr(op string, code int) error {
-	return &KernelError{Op: op, Code: code, Name: b.h.errorName(code), Msg: b.h.errorString(code)}
+	name, msg := errorText(b.h, code)
+	return &KernelError{Op: op, Code: code, Name: name, Msg: msg}
 }
 
 // record keeps the first device error, naming the op and its arguments'

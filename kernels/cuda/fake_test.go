@@ -30,26 +30,25 @@ func newFakeHAL(capacity uint64) *fakeHAL {
 	return &fakeHAL{capacity: capacity, next: 1 << 20, live: map[dptr]uint64{}, mem: map[dptr][]byte{}}
 }
 
-func (f *fakeHAL) deviceCount() (int, int) { return 1, 0 }
-func (f *fakeHAL) init(int) int            { return 0 }
-func (f *fakeHAL) setDevice(int) int       { return 0 }
-func (f *fakeHAL) props(int) (deviceProps, int) {
-	return deviceProps{name: "Fake GPU", major: 9, smCount: 132, totalMem: f.capacity}, 0
+func (f *fakeHAL) deviceCount(n *int32) int { *n = 1; return 0 }
+func (f *fakeHAL) init(int) int             { return 0 }
+func (f *fakeHAL) setDevice(int) int        { return 0 }
+func (f *fakeHAL) devicePropsGet(_ int, p *deviceProps) int {
+	*p = deviceProps{Major: 9, SMCount: 132, TotalMem: f.capacity}
+	copy(p.Name[:], "Fake GPU")
+	return 0
 }
-func (f *fakeHAL) driverVersion() (int, int)  { return 13000, 0 }
-func (f *fakeHAL) runtimeVersion() (int, int) { return 11080, 0 }
-func (f *fakeHAL) streamCreate() (uintptr, int) {
-	return 0x57, 0
+func (f *fakeHAL) driverVersion(v *int32) int  { *v = 13000; return 0 }
+func (f *fakeHAL) runtimeVersion(v *int32) int { *v = 11080; return 0 }
+func (f *fakeHAL) streamCreate(s *uintptr) int { *s = 0x57; return 0 }
+func (f *fakeHAL) streamDestroy(uintptr) int   { return 0 }
+func (f *fakeHAL) streamSync(uintptr) int      { return 0 }
+func (f *fakeHAL) eventCreate(e *uintptr) int  { *e = 0xe1; return 0 }
+func (f *fakeHAL) eventDestroy(uintptr) int    { return 0 }
+func (f *fakeHAL) eventRecord(uintptr, uintptr) int {
+	return 0
 }
-func (f *fakeHAL) streamDestroy(uintptr) int        { return 0 }
-func (f *fakeHAL) streamSync(uintptr) int           { return 0 }
-func (f *fakeHAL) eventCreate() (uintptr, int)      { return 0xe1, 0 }
-func (f *fakeHAL) eventDestroy(uintptr) int         { return 0 }
-func (f *fakeHAL) eventRecord(uintptr, uintptr) int { return 0 }
-func (f *fakeHAL) eventElapsed(uintptr, uintptr) (float32, int) {
-	return 1.5, 0
-}
-func (f *fakeHAL) close() {}
+func (f *fakeHAL) eventElapsed(ms *float32, _, _ uintptr) int { *ms = 1.5; return 0 }
 func (f *fakeHAL) errorName(code int) string {
 	return map[int]string{1: "cudaErrorInvalidValue", 2: "cudaErrorMemoryAllocation"}[code]
 }
@@ -57,11 +56,11 @@ func (f *fakeHAL) errorString(code int) string {
 	return map[int]string{1: "invalid argument", 2: "out of memory"}[code]
 }
 
-func (f *fakeHAL) malloc(bytes uint64) (dptr, int) {
+func (f *fakeHAL) malloc(ptr *uintptr, bytes uint64) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.used+bytes > f.capacity {
-		return 0, codeOutOfMemory
+		return codeOutOfMemory
 	}
 	p := f.next
 	f.next += dptr(bytes+255) &^ 255
@@ -69,7 +68,8 @@ func (f *fakeHAL) malloc(bytes uint64) (dptr, int) {
 	f.live[p] = bytes
 	f.mem[p] = make([]byte, bytes)
 	f.mallocs++
-	return p, 0
+	*ptr = p
+	return 0
 }
 
 func (f *fakeHAL) free(p dptr) int {

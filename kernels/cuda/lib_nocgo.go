@@ -13,5 +13,5 @@ func openLibrary(path string) (hal, error) {
 		"libhalcuda.so; rebuild with CGO_ENABLED=1")
 }
 
-// mtLayout is the layout encodeMT writes (no C struct to compare with).
-func mtLayout() [4]int { return [4]int{mtEntrySize, 32, 40, 44} }
+// cLayout has no C layout to report without cgo.
+func cLayout() []uintptr { return nil }

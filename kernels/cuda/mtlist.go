@@ -1,53 +1,44 @@
 package cuda
 
 import (
-	"encoding/binary"
 	"runtime"
+	"unsafe"
 
 	"hallucinator/kernels"
 	"hallucinator/tensor"
 )
 
-// mtEntry is one tensor of a multi-tensor launch (hal_mt_tensor).
-type mtEntry struct {
-	p, g, m, v dptr
-	n          int
-	flag       bool
-}
-
-// mtList is the host image of a device array of hal_mt_tensor: entries
+// mtList is the host image of a device array of hal_mt_tensor: the entries
 // with their first chunk, and the total number of chunks (one thread block
 // each).
 type mtList struct {
-	buf     []byte
+	entries []mtTensor
 	count   int
 	nchunks int
 }
 
 func newMTList(capacity int) *mtList {
-	return &mtList{buf: make([]byte, 0, capacity*mtEntrySize)}
+	return &mtList{entries: make([]mtTensor, 0, capacity)}
 }
 
-// add appends one entry in the layout of hal_mt_tensor: p, g, m, v, n
-// (8 bytes each), chunk_start, flag (4 bytes each).
-func (l *mtList) add(e mtEntry) {
-	le := binary.LittleEndian
-	l.buf = le.AppendUint64(l.buf, uint64(e.p))
-	l.buf = le.AppendUint64(l.buf, uint64(e.g))
-	l.buf = le.AppendUint64(l.buf, uint64(e.m))
-	l.buf = le.AppendUint64(l.buf, uint64(e.v))
-	l.buf = le.AppendUint64(l.buf, uint64(e.n))
-	l.buf = le.AppendUint32(l.buf, uint32(l.nchunks))
-	var f uint32
-	if e.flag {
-		f = 1
-	}
-	l.buf = le.AppendUint32(l.buf, f)
+// add appends e (P, G, M, V, N and Flag set), giving it its first chunk.
+func (l *mtList) add(e mtTensor) {
+	e.ChunkStart = int32(l.nchunks)
+	l.entries = append(l.entries, e)
 	l.count++
-	l.nchunks += (e.n + mtChunk - 1) / mtChunk
+	l.nchunks += int((e.N + halMTChunk - 1) / halMTChunk)
 	if l.nchunks > 1<<31-1 {
 		kernels.Panicf(name, "multi-tensor list of more than 2^31 chunks")
 	}
+}
+
+// bytes returns the entries as the bytes of the C array (the mirror has
+// hal_mt_tensor's layout; the host and the device are little-endian).
+func (l *mtList) bytes() []byte {
+	if len(l.entries) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&l.entries[0])), len(l.entries)*int(unsafe.Sizeof(mtTensor{})))
 }
 
 // checkLists panics unless every list has one tensor per param with the
@@ -71,11 +62,12 @@ func checkLists(op string, params []*tensor.Tensor, lists map[string][]*tensor.T
 	}
 }
 
-func flag(f []bool, i int, def bool) bool {
+// flag is f[i] as a hal_mt_tensor flag, def when f is nil.
+func flag(f []bool, i int, def bool) int32 {
 	if f == nil {
-		return def
+		return b2i(def)
 	}
-	return f[i]
+	return b2i(f[i])
 }
 
 // keepAlive keeps tensors (and so their device blocks) reachable until the

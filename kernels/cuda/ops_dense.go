@@ -33,13 +33,6 @@ func gemmDims(op string, transA, transB bool, as, bs, cs []int) (m, n, k int) {
 	return m, n, k
 }
 
-func bool2int(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // gemmArgsFor fills hal_gemm_args for row-major A, B, C stored densely.
 func (b *Backend) gemmArgsFor(transA, transB bool, m, n, k, batch int, alpha, beta float32) gemmArgs {
 	lda, ldb := k, n
@@ -50,10 +43,10 @@ func (b *Backend) gemmArgsFor(transA, transB bool, m, n, k, batch int, alpha, be
 		ldb = k
 	}
 	return gemmArgs{
-		transA: bool2int(transA), transB: bool2int(transB), m: m, n: n, k: k,
-		lda: max(lda, 1), ldb: max(ldb, 1), ldc: max(n, 1), batch: max(batch, 1),
-		strideA: int64(m) * int64(k), strideB: int64(k) * int64(n), strideC: int64(m) * int64(n),
-		alpha: alpha, beta: beta, tf32: b.tf32,
+		TransA: b2i(transA), TransB: b2i(transB), M: int32(m), N: int32(n), K: int32(k),
+		Lda: int32(max(lda, 1)), Ldb: int32(max(ldb, 1)), Ldc: int32(max(n, 1)), Batch: int32(max(batch, 1)),
+		StrideA: int64(m) * int64(k), StrideB: int64(k) * int64(n), StrideC: int64(m) * int64(n),
+		Alpha: alpha, Beta: beta, TF32: b2i(b.tf32),
 	}
 }
 
@@ -100,18 +93,19 @@ func (b *Backend) convArgsFor(op string, cp kernels.ConvParams, x, w, y *tensor.
 		kernels.Panicf(name, "%s: bad parameters %+v", op, cp)
 	}
 	xs, ws := x.Shape(), w.Shape()
-	a := convArgs{n: xs[0], c: xs[1], h: xs[2], w: xs[3], k: ws[0], r: ws[2], s: ws[3],
-		strideH: cp.StrideH, strideW: cp.StrideW, padH: cp.PadH, padW: cp.PadW, tf32: b.tf32}
-	if ws[1] != a.c {
+	n, c, h, wd, k, r, s := xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3]
+	if ws[1] != c {
 		kernels.Panicf(name, "%s: x has shape %v but w has shape %v", op, xs, ws)
 	}
-	if a.h+2*cp.PadH < a.r || a.w+2*cp.PadW < a.s {
-		kernels.Panicf(name, "%s: filter %dx%d larger than the padded %dx%d input", op, a.r, a.s, a.h+2*cp.PadH,
-			a.w+2*cp.PadW)
+	if h+2*cp.PadH < r || wd+2*cp.PadW < s {
+		kernels.Panicf(name, "%s: filter %dx%d larger than the padded %dx%d input", op, r, s, h+2*cp.PadH,
+			wd+2*cp.PadW)
 	}
-	a.p, a.q = cp.OutSize(a.h, a.w, a.r, a.s)
-	kernels.CheckShape(name, op, "y", y, a.n, a.k, a.p, a.q)
-	return a
+	p, q := cp.OutSize(h, wd, r, s)
+	kernels.CheckShape(name, op, "y", y, n, k, p, q)
+	return convArgs{N: int32(n), C: int32(c), H: int32(h), W: int32(wd), K: int32(k), R: int32(r), S: int32(s),
+		P: int32(p), Q: int32(q), StrideH: int32(cp.StrideH), StrideW: int32(cp.StrideW), PadH: int32(cp.PadH),
+		PadW: int32(cp.PadW), TF32: b2i(b.tf32)}
 }
 
 // Conv2d: y = conv(x, w).
@@ -120,7 +114,7 @@ func (b *Backend) Conv2d(p kernels.ConvParams, x, w, y *tensor.Tensor) {
 	a := b.convArgsFor(op, p, x, w, y)
 	px, pw, py := b.ptr(op, "x", x), b.ptr(op, "w", w), b.ptr(op, "y", y)
 	b.bind()
-	b.check(op, b.h.conv(convFwd, b.stream, px, pw, py, &a), x, w, y)
+	b.check(op, b.h.conv2dFwd(b.stream, px, pw, py, &a), x, w, y)
 }
 
 // Conv2dBackwardData: dx from dy and w.
@@ -129,7 +123,7 @@ func (b *Backend) Conv2dBackwardData(p kernels.ConvParams, dy, w, dx *tensor.Ten
 	a := b.convArgsFor(op, p, dx, w, dy)
 	pdy, pw, pdx := b.ptr(op, "dy", dy), b.ptr(op, "w", w), b.ptr(op, "dx", dx)
 	b.bind()
-	b.check(op, b.h.conv(convBwdData, b.stream, pdy, pw, pdx, &a), dy, w, dx)
+	b.check(op, b.h.conv2dBwdData(b.stream, pdy, pw, pdx, &a), dy, w, dx)
 }
 
 // Conv2dBackwardFilter: dw from x and dy.
@@ -138,7 +132,7 @@ func (b *Backend) Conv2dBackwardFilter(p kernels.ConvParams, x, dy, dw *tensor.T
 	a := b.convArgsFor(op, p, x, dw, dy)
 	px, pdy, pdw := b.ptr(op, "x", x), b.ptr(op, "dy", dy), b.ptr(op, "dw", dw)
 	b.bind()
-	b.check(op, b.h.conv(convBwdFilter, b.stream, px, pdy, pdw, &a), x, dy, dw)
+	b.check(op, b.h.conv2dBwdFilter(b.stream, px, pdy, pdw, &a), x, dy, dw)
 }
 
 // InfoNCE: the fused contrastive loss of kernels.InfoNCEParams.
@@ -183,8 +177,8 @@ func (b *Backend) InfoNCE(p kernels.InfoNCEParams, q, k, queue, loss, dq, dk *te
 	if p.Twins {
 		buf = int32Bytes(buf, p.KeyID)
 	}
-	args := infonceArgs{a: na, b: nb, q: nq, d: d, temperature: p.Temperature,
-		inBatchNegatives: p.InBatchNegatives, twins: p.Twins}
+	args := infonceArgs{A: int32(na), B: int32(nb), Q: int32(nq), D: int32(d), Temperature: p.Temperature,
+		InBatchNegatives: b2i(p.InBatchNegatives), Twins: b2i(p.Twins)}
 	b.bind()
 	ws := b.scratch(b.h.infonceWorkspace(&args))
 	defer ws.done()
@@ -212,7 +206,7 @@ func (b *Backend) HallucinatorForward(lambda float32, x, k, w1, b1, w2, b2, w3, 
 	pw1, pb1, pw2, pb2 := b.ptr(op, "w1", w1), b.ptr(op, "b1", b1), b.ptr(op, "w2", w2), b.ptr(op, "b2", b2)
 	pw3, pb3 := b.ptr(op, "w3", w3), b.ptr(op, "b3", b3)
 	pact, pout := b.ptr(op, "act", act), b.ptr(op, "out", out)
-	args := hallucArgs{n: n, d: d, lambda: lambda, tf32: b.tf32}
+	args := hallucArgs{N: int32(n), D: int32(d), Lambda: lambda, TF32: b2i(b.tf32)}
 	b.bind()
 	ws := b.scratch(b.h.hallucWorkspace(&args))
 	defer ws.done()
@@ -232,7 +226,7 @@ func (b *Backend) HallucinatorBackward(lambda float32, x, k, w1, w2, w3, act, do
 	pdw1, pdb1 := b.ptr(op, "dw1", dw1), b.ptr(op, "db1", db1)
 	pdw2, pdb2 := b.ptr(op, "dw2", dw2), b.ptr(op, "db2", db2)
 	pdw3, pdb3 := b.ptr(op, "dw3", dw3), b.ptr(op, "db3", db3)
-	args := hallucArgs{n: n, d: d, lambda: lambda, tf32: b.tf32}
+	args := hallucArgs{N: int32(n), D: int32(d), Lambda: lambda, TF32: b2i(b.tf32)}
 	b.bind()
 	ws := b.scratch(b.h.hallucWorkspace(&args))
 	defer ws.done()

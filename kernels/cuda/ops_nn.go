@@ -46,15 +46,15 @@ func bnArgsFor(op string, p kernels.BNParams, x *tensor.Tensor, names []string, 
 		kernels.Panicf(name, "%s: x needs shape [N, C] or [N, C, H, W]", op)
 	}
 	sh := x.Shape()
-	a := bnArgs{n: sh[0], c: sh[1], hw: tensor.Numel(sh[2:]), eps: p.Eps, momentum: p.Momentum, relu: p.ReLU}
+	n, c, hw := sh[0], sh[1], tensor.Numel(sh[2:])
 	for i, t := range chans {
-		kernels.CheckShape(name, op, names[i], t, a.c)
+		kernels.CheckShape(name, op, names[i], t, c)
 	}
-	return a
+	return bnArgs{N: int32(n), C: int32(c), HW: int32(hw), Eps: p.Eps, Momentum: p.Momentum, Relu: b2i(p.ReLU)}
 }
 
 // empty reports whether a batch-norm problem has no values at all.
-func (a *bnArgs) empty() bool { return a.n == 0 || a.c == 0 || a.hw == 0 }
+func (a *bnArgs) empty() bool { return a.N == 0 || a.C == 0 || a.HW == 0 }
 
 // BatchNormTrain normalises with batch statistics and updates the running
 // ones.
@@ -63,19 +63,19 @@ func (b *Backend) BatchNormTrain(p kernels.BNParams, x, gamma, beta, y, saveMean
 	a := bnArgsFor(op, p, x, []string{"gamma", "beta", "saveMean", "saveInvstd", "runMean", "runVar"},
 		gamma, beta, saveMean, saveInvstd, runMean, runVar)
 	kernels.CheckShape(name, op, "y", y, x.Shape()...)
-	if a.n*a.hw < 2 {
-		kernels.Panicf(name, "%s: %d value per channel (shape %v), need at least 2", op, a.n*a.hw, x.Shape())
+	if int(a.N)*int(a.HW) < 2 {
+		kernels.Panicf(name, "%s: %d value per channel (shape %v), need at least 2", op, int(a.N)*int(a.HW), x.Shape())
 	}
 	px, pg, pb, py := b.ptr(op, "x", x), b.ptr(op, "gamma", gamma), b.ptr(op, "beta", beta), b.ptr(op, "y", y)
 	psm, psi := b.ptr(op, "saveMean", saveMean), b.ptr(op, "saveInvstd", saveInvstd)
 	prm, prv := b.ptr(op, "runMean", runMean), b.ptr(op, "runVar", runVar)
-	if a.c == 0 {
+	if a.C == 0 {
 		return
 	}
 	b.bind()
 	ws := b.scratch(b.h.bnWorkspace(&a))
 	defer ws.done()
-	b.check(op, b.h.bnTrain(b.stream, px, pg, pb, py, psm, psi, prm, prv, ws.ptr(), &a),
+	b.check(op, b.h.bnFwdTrain(b.stream, px, pg, pb, py, psm, psi, prm, prv, ws.ptr(), &a),
 		x, gamma, beta, y, saveMean, saveInvstd, runMean, runVar)
 }
 
@@ -90,7 +90,7 @@ func (b *Backend) BatchNormInfer(p kernels.BNParams, x, gamma, beta, runMean, ru
 		return
 	}
 	b.bind()
-	b.check(op, b.h.bnInfer(b.stream, px, pg, pb, prm, prv, py, &a), x, gamma, beta, runMean, runVar, y)
+	b.check(op, b.h.bnFwdInfer(b.stream, px, pg, pb, prm, prv, py, &a), x, gamma, beta, runMean, runVar, y)
 }
 
 // BatchNormBackward computes dx, dgamma, dbeta of a training-mode forward.
@@ -108,14 +108,14 @@ func (b *Backend) BatchNormBackward(p kernels.BNParams, x, y, dy, gamma, saveMea
 	px, pdy, pg := b.ptr(op, "x", x), b.ptr(op, "dy", dy), b.ptr(op, "gamma", gamma)
 	psm, psi := b.ptr(op, "saveMean", saveMean), b.ptr(op, "saveInvstd", saveInvstd)
 	pdx, pdg, pdb := b.ptr(op, "dx", dx), b.ptr(op, "dgamma", dgamma), b.ptr(op, "dbeta", dbeta)
-	if a.c == 0 {
+	if a.C == 0 {
 		return
 	}
 	b.bind()
-	if a.n == 0 || a.hw == 0 {
+	if a.N == 0 || a.HW == 0 {
 		// No values: the sums are zero.
-		b.check(op, b.h.fill(b.stream, pdg, int64(a.c), 0), dgamma)
-		b.check(op, b.h.fill(b.stream, pdb, int64(a.c), 0), dbeta)
+		b.check(op, b.h.fill(b.stream, pdg, int64(a.C), 0), dgamma)
+		b.check(op, b.h.fill(b.stream, pdb, int64(a.C), 0), dbeta)
 		return
 	}
 	ws := b.scratch(b.h.bnWorkspace(&a))
@@ -141,7 +141,7 @@ func (b *Backend) ReluBackward(y, dy, dx *tensor.Tensor) {
 	py, pdy, pdx := b.ptr(op, "y", y), b.ptr(op, "dy", dy), b.ptr(op, "dx", dx)
 	kernels.CheckSameNumel(name, op, y.Numel(), dy, dx)
 	b.bind()
-	b.check(op, b.h.binary(opReluBwd, b.stream, py, pdy, pdx, int64(y.Numel())), y, dy, dx)
+	b.check(op, b.h.reluBwd(b.stream, py, pdy, pdx, int64(y.Numel())), y, dy, dx)
 }
 
 // poolArgsFor validates a max pool's parameters and shapes.
@@ -152,15 +152,16 @@ func poolArgsFor(op string, pp kernels.PoolParams, x, y *tensor.Tensor) poolArgs
 		kernels.Panicf(name, "%s: bad parameters %+v", op, pp)
 	}
 	xs := x.Shape()
-	a := poolArgs{n: xs[0], c: xs[1], h: xs[2], w: xs[3], kh: pp.KH, kw: pp.KW, strideH: pp.StrideH,
-		strideW: pp.StrideW, padH: pp.PadH, padW: pp.PadW}
-	if a.h+2*pp.PadH < pp.KH || a.w+2*pp.PadW < pp.KW {
+	n, c, h, w := xs[0], xs[1], xs[2], xs[3]
+	if h+2*pp.PadH < pp.KH || w+2*pp.PadW < pp.KW {
 		kernels.Panicf(name, "%s: window %dx%d larger than the padded %dx%d input", op, pp.KH, pp.KW,
-			a.h+2*pp.PadH, a.w+2*pp.PadW)
+			h+2*pp.PadH, w+2*pp.PadW)
 	}
-	a.p, a.q = pp.OutSize(a.h, a.w)
-	kernels.CheckShape(name, op, "y", y, a.n, a.c, a.p, a.q)
-	return a
+	p, q := pp.OutSize(h, w)
+	kernels.CheckShape(name, op, "y", y, n, c, p, q)
+	return poolArgs{N: int32(n), C: int32(c), H: int32(h), W: int32(w), P: int32(p), Q: int32(q), Kh: int32(pp.KH),
+		Kw: int32(pp.KW), StrideH: int32(pp.StrideH), StrideW: int32(pp.StrideW), PadH: int32(pp.PadH),
+		PadW: int32(pp.PadW)}
 }
 
 // MaxPool2d: y = max over each window of x.
@@ -200,7 +201,7 @@ func (b *Backend) GlobalAvgPool(x, y *tensor.Tensor) {
 		b.check(op, b.h.fill(b.stream, py, int64(nc), float32(math.NaN())), y)
 		return
 	}
-	b.check(op, b.h.avgpoolFwd(b.stream, px, py, int64(nc), hw), x, y)
+	b.check(op, b.h.globalAvgpoolFwd(b.stream, px, py, int64(nc), hw), x, y)
 }
 
 // GlobalAvgPoolBackward: dx = dy / (H*W) broadcast.
@@ -215,26 +216,27 @@ func (b *Backend) GlobalAvgPoolBackward(dy, dx *tensor.Tensor) {
 		return
 	}
 	b.bind()
-	b.check(op, b.h.avgpoolBwd(b.stream, pdy, pdx, int64(nc), hw), dy, dx)
+	b.check(op, b.h.globalAvgpoolBwd(b.stream, pdy, pdx, int64(nc), hw), dy, dx)
 }
 
 // --- element-wise ---
 
-func (b *Backend) binary(op string, k binOp, x, y, dst *tensor.Tensor) {
+// binary runs one of the two-input element-wise entry points.
+func (b *Backend) binary(op string, k func(stream uintptr, a, b, y dptr, n int64) int, x, y, dst *tensor.Tensor) {
 	px, py, pd := b.ptr(op, "a", x), b.ptr(op, "b", y), b.ptr(op, "dst", dst)
 	kernels.CheckSameNumel(name, op, x.Numel(), y, dst)
 	b.bind()
-	b.check(op, b.h.binary(k, b.stream, px, py, pd, int64(x.Numel())), x, y, dst)
+	b.check(op, k(b.stream, px, py, pd, int64(x.Numel())), x, y, dst)
 }
 
 // Add: dst = a + b.
-func (b *Backend) Add(x, y, dst *tensor.Tensor) { b.binary("Add", opAdd, x, y, dst) }
+func (b *Backend) Add(x, y, dst *tensor.Tensor) { b.binary("Add", b.h.add, x, y, dst) }
 
 // Sub: dst = a - b.
-func (b *Backend) Sub(x, y, dst *tensor.Tensor) { b.binary("Sub", opSub, x, y, dst) }
+func (b *Backend) Sub(x, y, dst *tensor.Tensor) { b.binary("Sub", b.h.sub, x, y, dst) }
 
 // Mul: dst = a * b.
-func (b *Backend) Mul(x, y, dst *tensor.Tensor) { b.binary("Mul", opMul, x, y, dst) }
+func (b *Backend) Mul(x, y, dst *tensor.Tensor) { b.binary("Mul", b.h.mul, x, y, dst) }
 
 // Scale: dst = s * a.
 func (b *Backend) Scale(s float32, x, dst *tensor.Tensor) {
@@ -316,12 +318,12 @@ func (b *Backend) SumSquares(xs []*tensor.Tensor, dst *tensor.Tensor) {
 	}
 	l := newMTList(len(xs))
 	for _, x := range xs {
-		l.add(mtEntry{p: b.ptr(op, "xs[i]", x), n: x.Numel()})
+		l.add(mtTensor{P: b.ptr(op, "xs[i]", x), N: int64(x.Numel())})
 	}
 	b.bind()
 	ws := b.scratch(b.h.mtWorkspace(l.count, l.nchunks))
 	defer ws.done()
-	list := b.upload(op, l.buf)
+	list := b.upload(op, l.bytes())
 	b.check(op, b.h.sumSquares(b.stream, list, l.count, l.nchunks, pd, ws.ptr()), append(xs, dst)...)
 }
 
@@ -338,7 +340,7 @@ func (b *Backend) L2NormalizeRows(eps float32, x, y, norms *tensor.Tensor) {
 	px, py, pn := b.ptr(op, "x", x), b.ptr(op, "y", y), b.ptr(op, "norms", norms)
 	int32Dims(op, m, n)
 	b.bind()
-	b.check(op, b.h.l2norm(b.stream, px, py, pn, m, n, eps), x, y, norms)
+	b.check(op, b.h.l2normRows(b.stream, px, py, pn, m, n, eps), x, y, norms)
 }
 
 // L2NormalizeRowsBackward: dx from y, norms and dy.
@@ -352,7 +354,7 @@ func (b *Backend) L2NormalizeRowsBackward(eps float32, y, norms, dy, dx *tensor.
 	py, pn, pdy, pdx := b.ptr(op, "y", y), b.ptr(op, "norms", norms), b.ptr(op, "dy", dy), b.ptr(op, "dx", dx)
 	int32Dims(op, m, n)
 	b.bind()
-	b.check(op, b.h.l2normBwd(b.stream, py, pn, pdy, pdx, m, n, eps), y, norms, dy, dx)
+	b.check(op, b.h.l2normRowsBwd(b.stream, py, pn, pdy, pdx, m, n, eps), y, norms, dy, dx)
 }
 
 // SoftmaxCrossEntropy: loss [1] = mean over rows of -log softmax at the

@@ -14,7 +14,7 @@ func (b *Backend) launchMT(op string, l *mtList, launch func(list dptr) int, ts 
 		return
 	}
 	b.bind()
-	list := b.upload(op, l.buf)
+	list := b.upload(op, l.bytes())
 	var all []*tensor.Tensor
 	code := launch(list)
 	if code != codeSuccess {
@@ -38,15 +38,15 @@ func (b *Backend) SGDStep(p kernels.SGDParams, params, grads, bufs []*tensor.Ten
 	checkLists(op, params, lists, map[string][]bool{"wd": wd})
 	l := newMTList(len(params))
 	for i, t := range params {
-		e := mtEntry{p: b.ptr(op, "params[i]", t), g: b.ptr(op, "grads[i]", grads[i]), n: t.Numel(),
-			flag: flag(wd, i, true)}
+		e := mtTensor{P: b.ptr(op, "params[i]", t), G: b.ptr(op, "grads[i]", grads[i]), N: int64(t.Numel()),
+			Flag: flag(wd, i, true)}
 		if p.Momentum != 0 {
-			e.m = b.ptr(op, "bufs[i]", bufs[i])
+			e.M = b.ptr(op, "bufs[i]", bufs[i])
 		}
 		l.add(e)
 	}
-	args := sgdArgs{lr: p.LR, momentum: p.Momentum, weightDecay: p.WeightDecay, nesterov: p.Nesterov,
-		firstStep: p.FirstStep}
+	args := sgdArgs{LR: p.LR, Momentum: p.Momentum, WeightDecay: p.WeightDecay, Nesterov: b2i(p.Nesterov),
+		FirstStep: b2i(p.FirstStep)}
 	b.launchMT(op, l, func(list dptr) int { return b.h.sgd(b.stream, list, l.count, l.nchunks, &args) },
 		params, grads, bufs)
 }
@@ -59,10 +59,10 @@ func (b *Backend) LARSStep(p kernels.LARSParams, params, grads, bufs []*tensor.T
 		map[string][]bool{"exclude": exclude})
 	l := newMTList(len(params))
 	for i, t := range params {
-		l.add(mtEntry{p: b.ptr(op, "params[i]", t), g: b.ptr(op, "grads[i]", grads[i]), m: b.ptr(op, "bufs[i]", bufs[i]),
-			n: t.Numel(), flag: flag(exclude, i, false)})
+		l.add(mtTensor{P: b.ptr(op, "params[i]", t), G: b.ptr(op, "grads[i]", grads[i]), M: b.ptr(op, "bufs[i]", bufs[i]),
+			N: int64(t.Numel()), Flag: flag(exclude, i, false)})
 	}
-	args := larsArgs{lr: p.LR, momentum: p.Momentum, weightDecay: p.WeightDecay, eta: p.Eta}
+	args := larsArgs{LR: p.LR, Momentum: p.Momentum, WeightDecay: p.WeightDecay, Eta: p.Eta}
 	b.launchMT(op, l, func(list dptr) int {
 		ws := b.scratch(b.h.mtWorkspace(l.count, l.nchunks))
 		defer ws.done()
@@ -79,13 +79,13 @@ func (b *Backend) AdamWStep(p kernels.AdamWParams, params, grads, m, v []*tensor
 	checkLists(op, params, map[string][]*tensor.Tensor{"grads": grads, "m": m, "v": v}, map[string][]bool{"wd": wd})
 	l := newMTList(len(params))
 	for i, t := range params {
-		l.add(mtEntry{p: b.ptr(op, "params[i]", t), g: b.ptr(op, "grads[i]", grads[i]), m: b.ptr(op, "m[i]", m[i]),
-			v: b.ptr(op, "v[i]", v[i]), n: t.Numel(), flag: flag(wd, i, true)})
+		l.add(mtTensor{P: b.ptr(op, "params[i]", t), G: b.ptr(op, "grads[i]", grads[i]), M: b.ptr(op, "m[i]", m[i]),
+			V: b.ptr(op, "v[i]", v[i]), N: int64(t.Numel()), Flag: flag(wd, i, true)})
 	}
 	bc1 := 1 - math.Pow(float64(p.Beta1), float64(p.Step))
 	bc2 := 1 - math.Pow(float64(p.Beta2), float64(p.Step))
-	args := adamwArgs{lr: p.LR, beta1: p.Beta1, beta2: p.Beta2, eps: p.Eps, weightDecay: p.WeightDecay,
-		biasCorrection1: float32(bc1), biasCorrection2: float32(bc2)}
+	args := adamwArgs{LR: p.LR, Beta1: p.Beta1, Beta2: p.Beta2, Eps: p.Eps, WeightDecay: p.WeightDecay,
+		BiasCorrection1: float32(bc1), BiasCorrection2: float32(bc2)}
 	b.launchMT(op, l, func(list dptr) int { return b.h.adamw(b.stream, list, l.count, l.nchunks, &args) },
 		params, grads, m, v)
 }
@@ -96,7 +96,7 @@ func (b *Backend) EMA(decay float32, target, source []*tensor.Tensor) {
 	checkLists(op, target, map[string][]*tensor.Tensor{"source": source}, nil)
 	l := newMTList(len(target))
 	for i, t := range target {
-		l.add(mtEntry{p: b.ptr(op, "target[i]", t), g: b.ptr(op, "source[i]", source[i]), n: t.Numel()})
+		l.add(mtTensor{P: b.ptr(op, "target[i]", t), G: b.ptr(op, "source[i]", source[i]), N: int64(t.Numel())})
 	}
 	b.launchMT(op, l, func(list dptr) int { return b.h.ema(b.stream, list, l.count, l.nchunks, decay) },
 		target, source)

@@ -1,4 +1,8 @@
-/* hal.h: the C ABI of libhalcuda.so, the CUDA kernel library of the engine.
+/* hal.h: the C ABI of libhalcuda.so, the CUDA kernel library of the engine, and the one hand-written list
+ * of it: the Go bindings (kernels/cuda/hal_gen.go, hal_cgo_gen.go) and the ABI hash (hal_abi.h) are
+ * generated from this file by `go generate ./kernels/cuda` (kernels/cuda/internal/halgen), and a test
+ * fails while they are out of date. Adding an entry point: declare it here, define it in a .cu file, run
+ * go generate, then call the new method of the Go `hal` interface.
  *
  * Conventions (every entry point):
  *   - extern "C"; returns int, a cudaError_t code (0 = success), after
@@ -6,15 +10,26 @@
  *     implemented) and launching on the given stream (void* = cudaStream_t;
  *     NULL is the default stream); launches are checked with
  *     cudaGetLastError().
- *   - Pointers are device pointers unless a comment says "host". Args structs
- *     are passed by host pointer.
+ *   - Pointers are device pointers (or, as void*, opaque stream and event handles) unless marked HAL_HOST,
+ *     which goes first in the parameter: `HAL_HOST int* count`. Argument structs (hal_*_args) are passed by
+ *     host pointer and need no mark.
  *   - Row-major everything, NCHW images. Buffer shapes are written in [].
  *   - Outputs never alias inputs unless the comment says so.
+ *
+ * The generator reads a small subset of C: integer #defines named HAL_*, `typedef struct {...} hal_*;`
+ * (fields of int, unsigned int, long long, unsigned long long, size_t, float, double, char arrays and
+ * pointers) and prototypes of hal_* functions returning a scalar, void or const char*; anything else is an
+ * error naming the line. Any change of the declarations (not of comments or spacing) changes HAL_ABI_HASH,
+ * which the Go loader checks before it resolves any other symbol: rebuild the library
+ * (scripts/build-kernels.sh) after go generate.
  */
 #ifndef HAL_H
 #define HAL_H
 
 #include <stddef.h>
+
+/* HAL_HOST marks a pointer parameter to host memory (empty for the compilers; read by the generator). */
+#define HAL_HOST
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,7 +44,7 @@ int hal_gemm(void* stream, const float* A, const float* B, float* C, const hal_g
 /* Writes into buf (host, len bytes) which engine runs the large TF32 products of hal_gemm on the current
    device ("wgmma ..." on Hopper, "mma.sync (reason)" elsewhere). The environment variable HAL_WGMMA=0
    turns the wgmma engine off, HAL_WGMMA=force uses it for every TF32 product. */
-int hal_gemm_engine(char* buf, int len);
+int hal_gemm_engine(HAL_HOST char* buf, int len);
 typedef struct { int n, c, h, w, k, r, s, p, q, stride_h, stride_w, pad_h, pad_w, tf32; } hal_conv_args;
 int hal_conv2d_fwd(void* stream, const float* x, const float* w, float* y, const hal_conv_args* a);
 int hal_conv2d_bwd_data(void* stream, const float* dy, const float* w, float* dx, const hal_conv_args* a);
@@ -59,11 +74,6 @@ int hal_halluc_bwd(void* stream, const float* x, const float* k, const float* w1
 
 /* ============================== runtime (runtime.cu) ============================== */
 
-/* Copy directions; the values are those of cudaMemcpyKind. */
-#define HAL_H2D 1
-#define HAL_D2H 2
-#define HAL_D2D 3
-
 typedef struct {
     char name[256];
     int major, minor;        /* compute capability */
@@ -73,35 +83,41 @@ typedef struct {
     size_t shared_per_block; /* opt-in shared memory per block, bytes */
 } hal_device_props;
 
-/* Library version of this header's ABI; hal_abi_version() returns it. */
-#define HAL_ABI_VERSION 1
+/* The version of this header's ABI, bumped by hand on changes of meaning; hal_abi_version() returns it.
+   hal_abi_hash() returns HAL_ABI_HASH of the generated hal_abi.h, which follows every change of the
+   declarations. The loader reads both before resolving any other symbol. */
+#define HAL_ABI_VERSION 2
 int hal_abi_version(void);
+unsigned long long hal_abi_hash(void);
 /* count = number of CUDA devices (0 with an error code when no driver answers). */
-int hal_device_count(int* count);
+int hal_device_count(HAL_HOST int* count);
 /* Makes device current for the calling thread and creates its context. */
 int hal_init(int device);
 /* Makes device current for the calling thread (cheap; for callers that move between threads). */
 int hal_set_device(int device);
-int hal_device_props_get(int device, hal_device_props* props /* host */);
-int hal_mem_info(size_t* free_bytes /* host */, size_t* total_bytes /* host */);
-int hal_driver_version(int* version);
-int hal_runtime_version(int* version);
-int hal_malloc(void** ptr /* host */, size_t bytes);
+int hal_device_props_get(int device, HAL_HOST hal_device_props* props);
+int hal_mem_info(HAL_HOST size_t* free_bytes, HAL_HOST size_t* total_bytes);
+int hal_driver_version(HAL_HOST int* version);
+int hal_runtime_version(HAL_HOST int* version);
+int hal_malloc(HAL_HOST void** ptr, size_t bytes);
 int hal_free(void* ptr);
-/* Copies bytes in direction kind (HAL_H2D, HAL_D2H, HAL_D2D) on stream. With sync != 0 it waits for the
-   stream before returning; a host source may be reused as soon as the call returns either way. */
-int hal_memcpy(void* stream, void* dst, const void* src, size_t bytes, int kind, int sync);
+/* Copies bytes from host src to device dst, queued on stream; src may be reused as soon as the call returns. */
+int hal_memcpy_h2d(void* stream, void* dst, HAL_HOST const void* src, size_t bytes);
+/* Copies bytes from device src to host dst on stream and waits for the stream. */
+int hal_memcpy_d2h(void* stream, HAL_HOST void* dst, const void* src, size_t bytes);
+/* Copies bytes from device src to device dst, queued on stream. */
+int hal_memcpy_d2d(void* stream, void* dst, const void* src, size_t bytes);
 /* Sets bytes of dst to the byte value, asynchronously on stream. */
 int hal_memset(void* stream, void* dst, int value, size_t bytes);
-int hal_stream_create(void** stream /* host */);
+int hal_stream_create(HAL_HOST void** stream);
 int hal_stream_destroy(void* stream);
 int hal_stream_sync(void* stream);
 int hal_device_sync(void);
-int hal_event_create(void** event /* host */);
+int hal_event_create(HAL_HOST void** event);
 int hal_event_destroy(void* event);
 int hal_event_record(void* event, void* stream);
 /* ms = time between two recorded events; waits for end. */
-int hal_event_elapsed(float* ms /* host */, void* start, void* end);
+int hal_event_elapsed(HAL_HOST float* ms, void* start, void* end);
 /* Returns and clears the last runtime error (cudaGetLastError). */
 int hal_last_error(void);
 const char* hal_error_string(int code);

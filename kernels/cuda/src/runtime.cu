@@ -4,6 +4,7 @@
 // arguments and returns the cudaError_t code.
 #include <string.h>
 
+#include "hal_abi.h"
 #include "hal_util.cuh"
 
 #ifdef F1_EMULATE
@@ -63,6 +64,8 @@ const char* cudaGetErrorName(cudaError_t e) {
 extern "C" {
 
 int hal_abi_version(void) { return HAL_ABI_VERSION; }
+
+unsigned long long hal_abi_hash(void) { return HAL_ABI_HASH; }
 
 int hal_device_count(int* count) {
     HAL_REQUIRE(count != nullptr);
@@ -140,14 +143,26 @@ int hal_free(void* ptr) {
     return (int)cudaFree(ptr);
 }
 
-int hal_memcpy(void* stream, void* dst, const void* src, size_t bytes, int kind, int sync) {
-    HAL_REQUIRE(kind == HAL_H2D || kind == HAL_D2H || kind == HAL_D2D);
+// memcpy_kind copies bytes of kind on stream, waiting for the stream when sync is set.
+static int memcpy_kind(void* stream, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, bool sync) {
     if (bytes == 0) return 0;
     HAL_REQUIRE(dst != nullptr && src != nullptr);
     cudaStream_t s = hal::stream_of(stream);
-    HAL_TRY(cudaMemcpyAsync(dst, src, bytes, (cudaMemcpyKind)kind, s));
+    HAL_TRY(cudaMemcpyAsync(dst, src, bytes, kind, s));
     if (sync) HAL_TRY(cudaStreamSynchronize(s));
     return 0;
+}
+
+int hal_memcpy_h2d(void* stream, void* dst, const void* src, size_t bytes) {
+    return memcpy_kind(stream, dst, src, bytes, cudaMemcpyHostToDevice, false);
+}
+
+int hal_memcpy_d2h(void* stream, void* dst, const void* src, size_t bytes) {
+    return memcpy_kind(stream, dst, src, bytes, cudaMemcpyDeviceToHost, true);
+}
+
+int hal_memcpy_d2d(void* stream, void* dst, const void* src, size_t bytes) {
+    return memcpy_kind(stream, dst, src, bytes, cudaMemcpyDeviceToDevice, false);
 }
 
 int hal_memset(void* stream, void* dst, int value, size_t bytes) {
