@@ -28,7 +28,11 @@ func openLibrary(path string) (hal, error) {
 		dlcloseLib(h)
 		return nil, err
 	}
-	lib, missing := loadLib(h)
+	lib, missing, err := loadLib(h)
+	if err != nil {
+		dlcloseLib(h)
+		return nil, err
+	}
 	if missing != "" {
 		dlcloseLib(h)
 		return nil, fmt.Errorf("%s has the ABI hash of src/hal.h but lacks the symbol %s (a .cu file that does not "+

@@ -526,16 +526,16 @@ func readABI(h unsafe.Pointer) (version int, hash uint64, missing string) {
 `, versionFunc, hashFunc)
 	b.WriteString(`// loadLib resolves every entry point of src/hal.h; missing names the first
 // symbol that the library lacks.
-func loadLib(h unsafe.Pointer) (*cgoLib, string) {
+func loadLib(h unsafe.Pointer) (lib *cgoLib, missing string, err error) {
 	f := (*C.hal_fns)(C.calloc(1, C.sizeof_hal_fns))
 	if f == nil {
-		panic("cuda: out of host memory")
+		return nil, "", errors.New("out of host memory")
 	}
 	if m := C.hal_load(h, f); m != nil {
 		C.free(unsafe.Pointer(f))
-		return nil, C.GoString(m)
+		return nil, C.GoString(m), nil
 	}
-	return &cgoLib{f: f}, ""
+	return &cgoLib{f: f}, "", nil
 }
 
 // cLayout returns the sizes and offsets of halLayout as the C compiler lays
