@@ -18,6 +18,12 @@ func TestReference(t *testing.T) {
 	Run(t, ref.New(), Options{})
 }
 
+// TestComposites runs the suite on the reference seen through the core
+// alone, so that every capability takes its composite of core methods.
+func TestComposites(t *testing.T) {
+	Run(t, kernels.CoreOnly(ref.New()), Options{})
+}
+
 // buggy is the reference with one deliberate mistake, named by bug.
 type buggy struct {
 	*ref.Backend
