@@ -10,11 +10,16 @@
 # is installed with scripts/install-cuda.sh.
 #
 # `scripts/build-kernels.sh emu` builds build/libhalcuda_emu.so instead: the
-# same sources compiled by g++ for the CPU emulator of f1_emu.cuh, so that the
-# Go backend and every kernel can be tested without a GPU
+# same sources compiled by g++ for the CPU emulator of f1_emu.cuh (objects in
+# build/halcuda_emu, rebuilt like the nvcc ones), so that the Go backend and
+# every kernel can be tested without a GPU
 # (HALLUCINATOR_CUDA_LIB=build/libhalcuda_emu.so go test ./kernels/cuda).
 #
-# Environment: NVCC (the compiler), NVCC_FLAGS (extra flags), JOBS (parallel
+# Both first check, when Go is installed, that the files generated from
+# src/hal.h (src/hal_abi.h and the Go bindings) are up to date.
+#
+# Environment: NVCC (the compiler), NVCC_FLAGS (extra flags), CXX (the
+# emulator's compiler, default g++), GO (default go), JOBS (parallel
 # compilations, default the number of CPUs), HAL_BUILD_DIR (default build).
 set -euo pipefail
 
@@ -29,15 +34,74 @@ mkdir -p "$OUTDIR"
 exec 8>"$OUTDIR/.build-kernels.lock"
 flock 8
 
+# The generated ABI files (src/hal_abi.h, whose hash the library returns, and
+# the Go bindings) must match src/hal.h, or the library would claim an ABI it
+# was not built from; go run ./kernels/cuda/internal/cmd/halgen -check says
+# so in a second (skipped where there is no Go toolchain, as on a GPU machine
+# that only compiles).
+if command -v "${GO:-go}" >/dev/null 2>&1; then
+	if ! (cd "$ROOT" && "${GO:-go}" run ./kernels/cuda/internal/cmd/halgen -check -dir kernels/cuda); then
+		echo "build-kernels: run go generate ./kernels/cuda first" >&2
+		exit 1
+	fi
+fi
+
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
 if [ "${1:-}" = "emu" ]; then
+	# One object per .cu in build/halcuda_emu, compiled in parallel and
+	# rebuilt when its source, a header or this script is newer.
 	EMU=$OUTDIR/libhalcuda_emu.so
-	if [ -f "$EMU" ] && [ -z "$(find "$SRC" -newer "$EMU" -print -quit)" ] && [ "$EMU" -nt "$0" ]; then
+	EOBJ=$OUTDIR/halcuda_emu
+	mkdir -p "$EOBJ"
+	shopt -s nullglob
+	newest=$0
+	for h in "$SRC"/*.h "$SRC"/*.cuh; do
+		if [ "$h" -nt "$newest" ]; then
+			newest=$h
+		fi
+	done
+	stale=()
+	objects=()
+	for cu in "$SRC"/*.cu; do
+		o=$EOBJ/$(basename "${cu%.cu}").o
+		objects+=("$o")
+		if [ ! -f "$o" ] || [ "$cu" -nt "$o" ] || [ "$newest" -nt "$o" ]; then
+			stale+=("$cu")
+		fi
+	done
+	for o in "$EOBJ"/*.o; do
+		if [ ! -f "$SRC/$(basename "${o%.o}").cu" ]; then
+			rm -f "$o"
+			stale+=("")
+		fi
+	done
+	relink=0
+	if [ ${#stale[@]} -gt 0 ] || [ ! -f "$EMU" ]; then
+		relink=1
+	fi
+	for o in "${objects[@]}"; do
+		if [ -f "$EMU" ] && [ -f "$o" ] && [ "$o" -nt "$EMU" ]; then
+			relink=1
+		fi
+	done
+	if [ $relink -eq 0 ]; then
 		echo "build-kernels: $EMU is up to date"
 		exit 0
 	fi
-	echo "g++ -DF1_EMULATE kernels/cuda/src/*.cu"
-	# shellcheck disable=SC2046
-	${CXX:-g++} -O2 -g -std=c++20 -DF1_EMULATE -fPIC -shared -x c++ -I"$SRC" $(ls "$SRC"/*.cu) -o "$EMU.tmp"
+	export CXX=${CXX:-g++} SRC EOBJ
+	compile_emu() {
+		local cu=$1
+		[ -n "$cu" ] || return 0
+		local o=$EOBJ/$(basename "${cu%.cu}").o
+		echo "g++ -DF1_EMULATE $(basename "$cu")"
+		"$CXX" -O2 -g -std=c++20 -DF1_EMULATE -fPIC -x c++ -I"$SRC" -c "$cu" -o "$o.tmp" && mv "$o.tmp" "$o"
+	}
+	export -f compile_emu
+	if [ ${#stale[@]} -gt 0 ]; then
+		printf '%s\0' "${stale[@]}" | xargs -0 -n 1 -P "$JOBS" bash -c 'compile_emu "$1"' _
+	fi
+	"$CXX" -shared -fPIC "${objects[@]}" -o "$EMU.tmp"
 	mv "$EMU.tmp" "$EMU"
 	echo "build-kernels: built $EMU"
 	exit 0
@@ -147,7 +211,6 @@ if [ $relink -eq 0 ]; then
 	exit 0
 fi
 
-JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 export NVCC_BIN FLAGS SRC OBJ
 compile_one() {
 	local cu=$1

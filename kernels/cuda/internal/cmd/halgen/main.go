@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"hallucinator/kernels/cuda/internal/halgen"
 )
@@ -57,7 +58,7 @@ func run(dir string, check bool) error {
 		}
 	}
 	if len(stale) > 0 {
-		return fmt.Errorf("%v out of date with %s; run go generate ./kernels/cuda", stale,
+		return fmt.Errorf("%s out of date with %s; run go generate ./kernels/cuda", strings.Join(stale, ", "),
 			filepath.Join(dir, halgen.Source))
 	}
 	return nil
