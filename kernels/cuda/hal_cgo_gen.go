@@ -85,6 +85,8 @@ typedef struct {
 	__typeof__(hal_relu)* relu;
 	__typeof__(hal_relu_bwd)* relu_bwd;
 	__typeof__(hal_bias_add)* bias_add;
+	__typeof__(hal_gather_rows)* gather_rows;
+	__typeof__(hal_scatter_add_rows)* scatter_add_rows;
 	__typeof__(hal_sum_workspace)* sum_workspace;
 	__typeof__(hal_sum)* sum;
 	__typeof__(hal_sum_rows)* sum_rows;
@@ -159,6 +161,8 @@ static const char* hal_load(void* h, hal_fns* f) {
 	if (!(f->relu = (__typeof__(hal_relu)*)dlsym(h, "hal_relu"))) return "hal_relu";
 	if (!(f->relu_bwd = (__typeof__(hal_relu_bwd)*)dlsym(h, "hal_relu_bwd"))) return "hal_relu_bwd";
 	if (!(f->bias_add = (__typeof__(hal_bias_add)*)dlsym(h, "hal_bias_add"))) return "hal_bias_add";
+	if (!(f->gather_rows = (__typeof__(hal_gather_rows)*)dlsym(h, "hal_gather_rows"))) return "hal_gather_rows";
+	if (!(f->scatter_add_rows = (__typeof__(hal_scatter_add_rows)*)dlsym(h, "hal_scatter_add_rows"))) return "hal_scatter_add_rows";
 	if (!(f->sum_workspace = (__typeof__(hal_sum_workspace)*)dlsym(h, "hal_sum_workspace"))) return "hal_sum_workspace";
 	if (!(f->sum = (__typeof__(hal_sum)*)dlsym(h, "hal_sum"))) return "hal_sum";
 	if (!(f->sum_rows = (__typeof__(hal_sum_rows)*)dlsym(h, "hal_sum_rows"))) return "hal_sum_rows";
@@ -324,6 +328,12 @@ static int t_relu_bwd(const hal_fns* fns_, uintptr_t stream, uintptr_t y, uintpt
 }
 static int t_bias_add(const hal_fns* fns_, uintptr_t stream, uintptr_t b, uintptr_t y, long long outer, int c, long long inner) {
 	return fns_->bias_add((void*)stream, (const float*)b, (float*)y, outer, c, inner);
+}
+static int t_gather_rows(const hal_fns* fns_, uintptr_t stream, uintptr_t x, uintptr_t idx, uintptr_t y, long long nr, long long d) {
+	return fns_->gather_rows((void*)stream, (const float*)x, (const int*)idx, (float*)y, nr, d);
+}
+static int t_scatter_add_rows(const hal_fns* fns_, uintptr_t stream, uintptr_t x, uintptr_t order, uintptr_t start, uintptr_t y, long long m, long long d) {
+	return fns_->scatter_add_rows((void*)stream, (const float*)x, (const int*)order, (const int*)start, (float*)y, m, d);
 }
 static size_t t_sum_workspace(const hal_fns* fns_, long long n) {
 	return fns_->sum_workspace(n);
@@ -832,6 +842,14 @@ func (lib *cgoLib) reluBwd(stream uintptr, y, dy, dx dptr, n int64) int {
 
 func (lib *cgoLib) biasAdd(stream uintptr, b, y dptr, outer int64, c int, inner int64) int {
 	return int(C.t_bias_add(lib.f, C.uintptr_t(stream), C.uintptr_t(b), C.uintptr_t(y), C.longlong(outer), C.int(c), C.longlong(inner)))
+}
+
+func (lib *cgoLib) gatherRows(stream uintptr, x, idx, y dptr, nr, d int64) int {
+	return int(C.t_gather_rows(lib.f, C.uintptr_t(stream), C.uintptr_t(x), C.uintptr_t(idx), C.uintptr_t(y), C.longlong(nr), C.longlong(d)))
+}
+
+func (lib *cgoLib) scatterAddRows(stream uintptr, x, order, start, y dptr, m, d int64) int {
+	return int(C.t_scatter_add_rows(lib.f, C.uintptr_t(stream), C.uintptr_t(x), C.uintptr_t(order), C.uintptr_t(start), C.uintptr_t(y), C.longlong(m), C.longlong(d)))
 }
 
 func (lib *cgoLib) sumWorkspace(n int64) uint64 {

@@ -13,7 +13,7 @@ const (
 // halABIHash is the hash of the ABI of src/hal.h (HAL_ABI_HASH of src/hal_abi.h): the first
 // 64 bits of the SHA-256 of its prototypes, structs and constants in a normal form. A library
 // built from the same header returns it from hal_abi_hash.
-const halABIHash uint64 = 0x9d993dbdc5d093bc
+const halABIHash uint64 = 0x8cc96c06443a24e3
 
 // gemmArgs mirrors hal_gemm_args field for field (halLayout checks the layout).
 type gemmArgs struct {
@@ -201,6 +201,8 @@ type hal interface {
 	relu(stream uintptr, x, y dptr, n int64) int
 	reluBwd(stream uintptr, y, dy, dx dptr, n int64) int
 	biasAdd(stream uintptr, b, y dptr, outer int64, c int, inner int64) int
+	gatherRows(stream uintptr, x, idx, y dptr, nr, d int64) int
+	scatterAddRows(stream uintptr, x, order, start, y dptr, m, d int64) int
 	sumWorkspace(n int64) uint64
 	sum(stream uintptr, x dptr, n int64, y dptr, workspace uintptr) int
 	sumRows(stream uintptr, x dptr, m, n int, y dptr) int

@@ -6,27 +6,47 @@ import (
 )
 
 // GatherRows: y[r] = x[idx[r]], x seen as [M, D], y as [len(idx), D]: one
-// device copy per row.
+// launch, the indices uploaded with it.
 func (b *Backend) GatherRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor) {
-	d, _ := kernels.CheckRows(name, "GatherRows", x, idx, y, false)
-	if d == 0 {
+	const op = "GatherRows"
+	d, _ := kernels.CheckRows(name, op, x, idx, y, false)
+	px, py := b.ptr(op, "x", x), b.ptr(op, "y", y)
+	if d == 0 || len(idx) == 0 {
 		return
 	}
-	xr, yr := x.Reshape(x.Dim(0), d), y.Reshape(len(idx), d)
-	for r, i := range idx {
-		b.Copy(xr.Rows(int(i), int(i)+1), yr.Rows(r, r+1))
-	}
+	b.bind()
+	pi := b.upload(op, int32Bytes(nil, idx))
+	b.check(op, b.h.gatherRows(b.stream, px, pi, py, int64(len(idx)), int64(d)), x, y)
 }
 
 // ScatterAddRows: y[idx[r]] += x[r] in the order of r, x seen as
-// [len(idx), D], y as [M, D]: one device axpy per row.
+// [len(idx), D], y as [M, D]. The rows of x are sorted by destination on the
+// host (stably), so that the kernel adds each row's sources in order with one
+// thread per element of y: no atomics, the reference's bits.
 func (b *Backend) ScatterAddRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor) {
-	d, m := kernels.CheckRows(name, "ScatterAddRows", x, idx, y, true)
-	if d == 0 {
+	const op = "ScatterAddRows"
+	d, m := kernels.CheckRows(name, op, x, idx, y, true)
+	px, py := b.ptr(op, "x", x), b.ptr(op, "y", y)
+	if d == 0 || len(idx) == 0 {
 		return
 	}
-	xr, yr := x.Reshape(len(idx), d), y.Reshape(m, d)
-	for r, i := range idx {
-		b.Axpy(1, xr.Rows(r, r+1), yr.Rows(int(i), int(i)+1))
+	start := make([]int32, m+1)
+	for _, i := range idx {
+		start[i+1]++
 	}
+	for i := range m {
+		start[i+1] += start[i]
+	}
+	order := make([]int32, len(idx))
+	next := append([]int32(nil), start[:m]...)
+	for r, i := range idx {
+		order[next[i]] = int32(r)
+		next[i]++
+	}
+	buf := int32Bytes(nil, order)
+	startAt := len(buf)
+	buf = int32Bytes(buf, start)
+	b.bind()
+	po := b.upload(op, buf)
+	b.check(op, b.h.scatterAddRows(b.stream, px, po, po+dptr(startAt), py, int64(m), int64(d)), x, y)
 }

@@ -138,6 +138,15 @@ int hal_relu_bwd(void* stream, const float* y, const float* dy, float* dx, long 
 /* y [outer, c, inner] += b [c] */
 int hal_bias_add(void* stream, const float* b, float* y, long long outer, int c, long long inner);
 
+/* ================================= rows (rows.cu) ================================= */
+
+/* y [nr, d] row r = x row idx[r]; idx is a device int32 array of nr indices, each a row of x. */
+int hal_gather_rows(void* stream, const float* x, const int* idx, float* y, long long nr, long long d);
+/* y [m, d] row i += the rows order[start[i]] .. order[start[i+1]-1] of x, added in that order; order and
+   start (m + 1 entries) are device int32 arrays: the rows of x sorted stably by destination. */
+int hal_scatter_add_rows(void* stream, const float* x, const int* order, const int* start, float* y, long long m,
+                         long long d);
+
 /* ============================== reductions (reduce.cu) ============================== */
 
 size_t hal_sum_workspace(long long n);

@@ -6,6 +6,6 @@
 #ifndef HAL_ABI_H
 #define HAL_ABI_H
 
-#define HAL_ABI_HASH 0x9d993dbdc5d093bcULL
+#define HAL_ABI_HASH 0x8cc96c06443a24e3ULL
 
 #endif /* HAL_ABI_H */
