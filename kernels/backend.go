@@ -379,3 +379,25 @@ func CheckRows(backend, op string, x *tensor.Tensor, idx []int32, y *tensor.Tens
 	}
 	return d, m
 }
+
+// RowsByDestination sorts the rows of a scatter by destination, stably: for
+// the indices idx into m rows, the sources of row i are
+// order[start[i]:start[i+1]], in increasing order. Backends that give each
+// destination row to one worker use it, so that the rows landing on one row
+// are added in the order of r whatever the number of workers.
+func RowsByDestination(idx []int32, m int) (order, start []int32) {
+	start = make([]int32, m+1)
+	for _, i := range idx {
+		start[i+1]++
+	}
+	for i := range m {
+		start[i+1] += start[i]
+	}
+	order = make([]int32, len(idx))
+	next := append([]int32(nil), start[:m]...)
+	for r, i := range idx {
+		order[next[i]] = int32(r)
+		next[i]++
+	}
+	return order, start
+}

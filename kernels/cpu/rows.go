@@ -30,21 +30,7 @@ func (b *Backend) ScatterAddRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor
 	if len(idx) == 0 || d == 0 {
 		return
 	}
-	// start[i]..start[i+1] are the positions in order of the sources of
-	// row i of y.
-	start := make([]int32, m+1)
-	for _, i := range idx {
-		start[i+1]++
-	}
-	for i := range m {
-		start[i+1] += start[i]
-	}
-	order := make([]int32, len(idx))
-	next := append([]int32(nil), start[:m]...)
-	for r, i := range idx {
-		order[next[i]] = int32(r)
-		next[i]++
-	}
+	order, start := kernels.RowsByDestination(idx, m)
 	b.parallel(m, d*max(len(idx)/m, 1), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dst := ys[i*d : (i+1)*d]

@@ -30,19 +30,7 @@ func (b *Backend) ScatterAddRows(x *tensor.Tensor, idx []int32, y *tensor.Tensor
 	if d == 0 || len(idx) == 0 {
 		return
 	}
-	start := make([]int32, m+1)
-	for _, i := range idx {
-		start[i+1]++
-	}
-	for i := range m {
-		start[i+1] += start[i]
-	}
-	order := make([]int32, len(idx))
-	next := append([]int32(nil), start[:m]...)
-	for r, i := range idx {
-		order[next[i]] = int32(r)
-		next[i]++
-	}
+	order, start := kernels.RowsByDestination(idx, m)
 	buf := int32Bytes(nil, order)
 	startAt := len(buf)
 	buf = int32Bytes(buf, start)
