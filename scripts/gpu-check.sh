@@ -30,7 +30,7 @@ build() {
 	rm -rf "$GPU/src"
 	cp -r "$ROOT/kernels/cuda/src" "$GPU/src"
 	# The generated sm_90a module: its header for f1_check, its PTX for ptxas -v.
-	cp "$ROOT/build/halcuda/f1_wgmma_ptx.h" "$ROOT/build/halcuda/wgmma.ptx" "$GPU/src/"
+	cp "$ROOT/build/halcuda/wgmma_ptx.h" "$ROOT/build/halcuda/wgmma.ptx" "$GPU/src/"
 	cp "$ROOT/bench/torch_ref.py" "$GPU/torch_ref.py"
 	cp "$0" "$GPU/gpu-check.sh"
 	du -sh "$ROOT/build/libhalcuda.so" "$GPU" | sed 's/^/gpu-check: /'
@@ -92,9 +92,9 @@ run() {
 	if command -v nvcc >/dev/null && [ -f "$src/test/f1_check.cu" ]; then
 		(
 			cd "$src" &&
-				{ timeout 120 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DF1_CUBLAS -DF1_WGMMA_PTX -I. -o "$GPU/f1_check" \
+				{ timeout 120 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DHAL_CUBLAS -DHAL_WGMMA_PTX -I. -o "$GPU/f1_check" \
 					test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -lcublas -ldl ||
-					timeout 60 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DF1_WGMMA_PTX -I. -o "$GPU/f1_check" \
+					timeout 60 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DHAL_WGMMA_PTX -I. -o "$GPU/f1_check" \
 						test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -ldl; }
 		) >"$RES/f1_build.log" 2>&1 &
 		f1pid=$!

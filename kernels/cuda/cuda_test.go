@@ -1,7 +1,7 @@
 // The GPU tests (conformance, allocator, errors, timing) run when the
 // library loads and a device answers, and skip otherwise (fail, with
 // HALLUCINATOR_REQUIRE_GPU set). Without a GPU they can run on the CPU
-// emulator of kernels/cuda/src/f1_emu.cuh:
+// emulator of kernels/cuda/src/emulator.cuh:
 //
 //	scripts/build-kernels.sh emu
 //	HALLUCINATOR_CUDA_LIB=$PWD/build/libhalcuda_emu.so go test -run 'TestConformanceFP32' ./kernels/cuda

@@ -1,5 +1,5 @@
 // conv.cu: 2-D convolutions (groups 1, no dilation) as implicit GEMMs on the
-// engine of f1_gemm.cuh; no im2col buffer is ever written, the loaders gather
+// engine of gemm_engine.cuh; no im2col buffer is ever written, the loaders gather
 // the image patches tile by tile (zero outside the padded image).
 //
 //   forward      y [N,K,P,Q]:  M = N*P*Q (n,p,q)  N = K      K = C*R*S (c,r,s)
@@ -14,18 +14,18 @@
 //                (the long reduction is split across blocks and summed in a fixed
 //                order, so dw is deterministic)
 // On Hopper the TF32 forward and backward-data products run on the wgmma
-// engine's register-A kernels (f1_wgmma.cuh, f1_jit.cuh) where they suit it.
+// engine's register-A kernels (wgmma.cuh, jit.cuh) where they suit it.
 // Index decoding: each loader thread decodes its fixed index once per tile
 // (FastDiv) and walks the other with a cursor (Cur3); every index fits in
 // int (checked).
-#include "f1_conv.cuh"
-#include "f1_gemm.cuh"
-#include "f1_jit.cuh"
+#include "conv_implicit.cuh"
+#include "gemm_engine.cuh"
+#include "jit.cuh"
 #include "hal.h"
 
 namespace {
 
-using namespace f1;
+using namespace dense;
 
 // can_implement checks a convolution's sizes: all positive, the output size
 // consistent, every GEMM extent (plus a tile) inside int.

@@ -1,14 +1,14 @@
-// f1_conv.cuh: the operand sources and epilogues of the implicit-GEMM
+// conv_implicit.cuh: the operand sources and epilogues of the implicit-GEMM
 // convolutions (conv.cu; see there for the index maps), shared by the
 // library and the sm_90a module (ptx/wgmma.cu), which instantiates the
 // wgmma engine on them.
-#ifndef F1_CONV_CUH
-#define F1_CONV_CUH
+#ifndef HAL_CONV_IMPLICIT_CUH
+#define HAL_CONV_IMPLICIT_CUH
 
-#include "f1_gemm.cuh"
+#include "gemm_engine.cuh"
 #include "hal.h"
 
-namespace f1 {
+namespace dense {
 
 // Geometry with the divisors the gathers need.
 struct Geom {
@@ -362,6 +362,6 @@ struct RowEpi {
     }
 };
 
-}  // namespace f1
+}  // namespace dense
 
-#endif  // F1_CONV_CUH
+#endif  // HAL_CONV_IMPLICIT_CUH

@@ -1,33 +1,33 @@
-// f1_util.cuh: small device helpers shared by the dense kernels (gemm.cu,
+// dense_util.cuh: small device helpers shared by the dense kernels (gemm.cu,
 // conv.cu, hallucinator.cu) and the fused InfoNCE (infonce.cu): inline-PTX
 // wrappers for cp.async and the TF32 mma.sync, fast division by a loop
 // invariant, and the error-returning launch helpers.
-#ifndef F1_UTIL_CUH
-#define F1_UTIL_CUH
+#ifndef HAL_DENSE_UTIL_CUH
+#define HAL_DENSE_UTIL_CUH
 
-#ifdef F1_EMULATE
-#include "f1_emu.cuh"  // the CPU emulator of the test harness
+#ifdef HAL_EMULATE
+#include "emulator.cuh"  // the CPU emulator of the test harness
 #else
 #include <cuda_runtime.h>
 #endif
 #include <stdint.h>
 
-// F1_LAUNCH launches kern on grid x block threads with shmem bytes of
+// DENSE_LAUNCH launches kern on grid x block threads with shmem bytes of
 // dynamic shared memory on stream (the emulator runs it on the CPU).
-#ifdef F1_EMULATE
-#define F1_LAUNCH(kern, grid, block, shmem, stream, ...) f1emu::launch(kern, grid, block, shmem, __VA_ARGS__)
+#ifdef HAL_EMULATE
+#define DENSE_LAUNCH(kern, grid, block, shmem, stream, ...) emu::launch(kern, grid, block, shmem, __VA_ARGS__)
 #else
-#define F1_LAUNCH(kern, grid, block, shmem, stream, ...) kern<<<grid, block, shmem, stream>>>(__VA_ARGS__)
+#define DENSE_LAUNCH(kern, grid, block, shmem, stream, ...) kern<<<grid, block, shmem, stream>>>(__VA_ARGS__)
 #endif
 
-namespace f1 {
+namespace dense {
 
-// F1_TRY returns the cudaError_t of expr from the calling function unless it
+// DENSE_TRY returns the cudaError_t of expr from the calling function unless it
 // is cudaSuccess.
-#define F1_TRY(expr)                                  \
+#define DENSE_TRY(expr)                                  \
     do {                                              \
-        cudaError_t f1_err_ = (expr);                 \
-        if (f1_err_ != cudaSuccess) return f1_err_;   \
+        cudaError_t dense_err_ = (expr);                 \
+        if (dense_err_ != cudaSuccess) return dense_err_;   \
     } while (0)
 
 // ceil_div returns ceil(a / b) for a >= 0, b > 0.
@@ -39,7 +39,7 @@ __host__ __device__ __forceinline__ T ceil_div(T a, T b) {
 // sm_count returns the number of multiprocessors of the current device.
 inline cudaError_t sm_count(int* n) {
     int dev = 0;
-    F1_TRY(cudaGetDevice(&dev));
+    DENSE_TRY(cudaGetDevice(&dev));
     return cudaDeviceGetAttribute(n, cudaDevAttrMultiProcessorCount, dev);
 }
 
@@ -47,7 +47,7 @@ inline cudaError_t sm_count(int* n) {
 // current device may opt in to, in bytes.
 inline cudaError_t smem_optin(int* n) {
     int dev = 0;
-    F1_TRY(cudaGetDevice(&dev));
+    DENSE_TRY(cudaGetDevice(&dev));
     return cudaDeviceGetAttribute(n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
 }
 
@@ -80,12 +80,12 @@ struct FastDiv {
     }
 };
 
-#if defined(__CUDACC__) && !defined(F1_EMULATE)
+#if defined(__CUDACC__) && !defined(HAL_EMULATE)
 
 // dyn_smem returns the block's dynamic shared memory.
 __device__ __forceinline__ float* dyn_smem() {
-    extern __shared__ __align__(16) float f1_dyn_smem[];
-    return f1_dyn_smem;
+    extern __shared__ __align__(16) float hal_dyn_smem[];
+    return hal_dyn_smem;
 }
 
 // smem_addr converts a generic pointer to shared memory into the 32-bit
@@ -144,8 +144,8 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const unsigned (&a)[4], 
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-#endif  // __CUDACC__ && !F1_EMULATE
+#endif  // __CUDACC__ && !HAL_EMULATE
 
-}  // namespace f1
+}  // namespace dense
 
-#endif  // F1_UTIL_CUH
+#endif  // HAL_DENSE_UTIL_CUH

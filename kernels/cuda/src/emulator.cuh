@@ -1,6 +1,6 @@
-// f1_emu.cuh: a small CPU emulator of the CUDA features the dense and
+// emulator.cuh: a small CPU emulator of the CUDA features the dense and
 // InfoNCE kernels use, so that test/f1_check.cu can run them on a machine
-// without a GPU (built with g++ -DF1_EMULATE, never by nvcc).
+// without a GPU (built with g++ -DHAL_EMULATE, never by nvcc).
 //
 // Every thread of a block is a ucontext fiber on one OS thread; blocks run
 // one after the other. __syncthreads and the warp-wide operations (shuffles,
@@ -10,11 +10,11 @@
 // cp.async.wait_group retires their group, so a read of shared memory before
 // the matching wait sees stale data, as it may on a GPU. Device memory is
 // host memory; streams and events are synchronous.
-#ifndef F1_EMU_CUH
-#define F1_EMU_CUH
+#ifndef HAL_EMULATOR_CUH
+#define HAL_EMULATOR_CUH
 
-#ifndef F1_EMULATE
-#error "f1_emu.cuh is for the CPU emulation build only"
+#ifndef HAL_EMULATE
+#error "emulator.cuh is for the CPU emulation build only"
 #endif
 
 #include <math.h>
@@ -62,8 +62,8 @@ enum cudaError {
     cudaErrorLaunchFailure = 719,
 };
 typedef enum cudaError cudaError_t;
-typedef struct f1emu_stream* cudaStream_t;
-typedef struct f1emu_event* cudaEvent_t;
+typedef struct emu_stream* cudaStream_t;
+typedef struct emu_event* cudaEvent_t;
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemcpyKind {
@@ -74,7 +74,7 @@ enum cudaMemcpyKind {
     cudaMemcpyDefault = 4
 };
 
-namespace f1emu {
+namespace emu {
 
 constexpr size_t kDynSmem = 232448;  // as much as an H100 block can opt in to
 
@@ -114,7 +114,7 @@ struct State {
 inline State& st() {
     static State* s = [] {
         State* n = new State;
-        if (const char* e = getenv("F1_EMU_SMS")) n->sms = atoi(e);
+        if (const char* e = getenv("HAL_EMU_SMS")) n->sms = atoi(e);
         return n;
     }();
     return *s;
@@ -205,7 +205,7 @@ inline void run_block(int nthreads) {
             }
         }
         if (!ran && !released) {
-            fprintf(stderr, "f1emu: deadlock (block %u,%u,%u: %d live threads, %d at __syncthreads)\n", blockIdx.x,
+            fprintf(stderr, "emu: deadlock (block %u,%u,%u: %d live threads, %d at __syncthreads)\n", blockIdx.x,
                     blockIdx.y, blockIdx.z, live, s.block_arrived);
             abort();
         }
@@ -215,7 +215,7 @@ inline void run_block(int nthreads) {
 template <class... P, class... A>
 void launch(void (*kern)(P...), dim3 grid, dim3 block, size_t shmem, A... args) {
     if (shmem > kDynSmem) {
-        fprintf(stderr, "f1emu: %zu bytes of dynamic shared memory\n", shmem);
+        fprintf(stderr, "emu: %zu bytes of dynamic shared memory\n", shmem);
         abort();
     }
     State& s = st();
@@ -232,17 +232,17 @@ void launch(void (*kern)(P...), dim3 grid, dim3 block, size_t shmem, A... args) 
             }
 }
 
-}  // namespace f1emu
+}  // namespace emu
 
-inline void __syncthreads() { f1emu::block_barrier(); }
+inline void __syncthreads() { emu::block_barrier(); }
 
 inline float __shfl_xor_sync(unsigned, float v, int o) {
-    auto& s = f1emu::st();
-    const int w = f1emu::warp(), l = f1emu::lane();
+    auto& s = emu::st();
+    const int w = emu::warp(), l = emu::lane();
     s.xf[w * 32 + l] = v;
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     const float r = s.xf[w * 32 + (l ^ o)];
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     return r;
 }
 
@@ -265,12 +265,12 @@ inline cudaError_t cudaGetDevice(int* d) {
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)f1emu::kDynSmem : f1emu::st().sms;
+    *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::kDynSmem : emu::st().sms;
     return cudaSuccess;
 }
 template <class F>
 inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute, int v) {
-    return v <= (int)f1emu::kDynSmem ? cudaSuccess : cudaErrorInvalidValue;
+    return v <= (int)emu::kDynSmem ? cudaSuccess : cudaErrorInvalidValue;
 }
 inline cudaError_t cudaMalloc(void** p, size_t n) {
     *p = aligned_alloc(256, (n + 255) / 256 * 256 + 256);
@@ -298,11 +298,11 @@ inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = null
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 
-struct f1emu_event {
+struct emu_event {
     std::chrono::steady_clock::time_point t;
 };
 inline cudaError_t cudaEventCreate(cudaEvent_t* e) {
-    *e = new f1emu_event;
+    *e = new emu_event;
     return cudaSuccess;
 }
 inline cudaError_t cudaEventDestroy(cudaEvent_t e) {
@@ -319,33 +319,33 @@ inline cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b)
     return cudaSuccess;
 }
 
-// ----------------------------------------------- the f1 device helpers --
-namespace f1 {
+// ----------------------------------------------- the dense engine's device helpers --
+namespace dense {
 
-inline float* dyn_smem() { return reinterpret_cast<float*>(f1emu::st().smem); }
+inline float* dyn_smem() { return reinterpret_cast<float*>(emu::st().smem); }
 
 inline void cp_async16(void* smem, const void* gmem, bool valid) {
     if ((uintptr_t)smem % 16 || (valid && (uintptr_t)gmem % 16)) {
-        fprintf(stderr, "f1emu: misaligned cp.async of 16 bytes (%p <- %p)\n", smem, gmem);
+        fprintf(stderr, "emu: misaligned cp.async of 16 bytes (%p <- %p)\n", smem, gmem);
         abort();
     }
-    f1emu::st().fibers[f1emu::st().cur].open.push_back({smem, gmem, 16, valid});
+    emu::st().fibers[emu::st().cur].open.push_back({smem, gmem, 16, valid});
 }
 inline void cp_async4(void* smem, const void* gmem, bool valid) {
     if ((uintptr_t)smem % 4 || (valid && (uintptr_t)gmem % 4)) {
-        fprintf(stderr, "f1emu: misaligned cp.async of 4 bytes\n");
+        fprintf(stderr, "emu: misaligned cp.async of 4 bytes\n");
         abort();
     }
-    f1emu::st().fibers[f1emu::st().cur].open.push_back({smem, gmem, 4, valid});
+    emu::st().fibers[emu::st().cur].open.push_back({smem, gmem, 4, valid});
 }
 inline void cp_async_commit() {
-    auto& f = f1emu::st().fibers[f1emu::st().cur];
+    auto& f = emu::st().fibers[emu::st().cur];
     f.groups.push_back(f.open);
     f.open.clear();
 }
 template <int N>
 inline void cp_async_wait() {
-    auto& f = f1emu::st().fibers[f1emu::st().cur];
+    auto& f = emu::st().fibers[emu::st().cur];
     while ((int)f.groups.size() > N) {
         for (auto& c : f.groups.front()) {
             if (c.valid)
@@ -379,11 +379,11 @@ inline unsigned tf32_bits(float x) {
 // "Matrix Fragments for mma.m16n8k8" with .tf32); the tensor cores read only
 // the top 19 bits of each operand register.
 inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
-    auto& s = f1emu::st();
-    const int w = f1emu::warp(), l = f1emu::lane();
+    auto& s = emu::st();
+    const int w = emu::warp(), l = emu::lane();
     for (int i = 0; i < 4; ++i) s.xa[(w * 32 + l) * 4 + i] = a[i];
     for (int i = 0; i < 2; ++i) s.xb[(w * 32 + l) * 2 + i] = b[i];
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     auto A = [&](int r, int c) {  // a0:(g,t) a1:(g+8,t) a2:(g,t+4) a3:(g+8,t+4)
         const int ln = (r % 8) * 4 + c % 4, reg = (r >= 8 ? 1 : 0) + (c >= 4 ? 2 : 0);
         const unsigned u = s.xa[(w * 32 + ln) * 4 + reg] & 0xffffe000u;
@@ -406,10 +406,10 @@ inline void mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[
         for (int k = 0; k < 8; ++k) acc += (double)A(r, k) * (double)B(k, c);
         out[i] = (float)acc;
     }
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     for (int i = 0; i < 4; ++i) d[i] = out[i];
 }
 
-}  // namespace f1
+}  // namespace dense
 
-#endif  // F1_EMU_CUH
+#endif  // HAL_EMULATOR_CUH

@@ -1,17 +1,17 @@
 // gemm.cu: hal_gemm, the batched row-major GEMM
 //   C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]   (beta == 0: C not read)
-// on the engine of f1_gemm.cuh: TF32 tensor cores (mma.sync) when args->tf32,
+// on the engine of gemm_engine.cuh: TF32 tensor cores (mma.sync) when args->tf32,
 // exact FP32 otherwise; large TF32 products on Hopper run on the wgmma
-// engine of f1_wgmma.cuh instead (f1_jit.cuh). Transposes are absorbed by the
+// engine of wgmma.cuh instead (jit.cuh). Transposes are absorbed by the
 // shared-memory loaders: op(A) [m, k] is A [m, lda] (k contiguous) or A^T
 // with A [k, lda]; op(B) [k, n] is B [k, ldb] or B^T with B [n, ldb].
-#include "f1_gemm.cuh"
-#include "f1_jit.cuh"
+#include "gemm_engine.cuh"
+#include "jit.cuh"
 #include "hal.h"
 
 namespace {
 
-using namespace f1;
+using namespace dense;
 
 template <bool AK, bool BK>
 cudaError_t dispatch(cudaStream_t st, const float* A, const float* B, float* C, const hal_gemm_args* a) {
@@ -68,6 +68,6 @@ extern "C" int hal_gemm(void* stream, const float* A, const float* B, float* C, 
 
 extern "C" int hal_gemm_engine(char* buf, int len) {
     if (buf == nullptr || len <= 0) return (int)cudaErrorInvalidValue;
-    f1::wg_engine(buf, len);
+    dense::wg_engine(buf, len);
     return 0;
 }

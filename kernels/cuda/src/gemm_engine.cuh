@@ -1,4 +1,4 @@
-// f1_gemm.cuh: the GEMM engine behind hal_gemm, the implicit-GEMM
+// gemm_engine.cuh: the GEMM engine behind hal_gemm, the implicit-GEMM
 // convolutions and the fused Hallucinator MLP.
 //
 // One main loop, two kinds of inner product:
@@ -30,22 +30,22 @@
 // and every loader write free of bank conflicts. Inside each group of 8 k the
 // tensor-core fragments use k order (0,4,1,5,2,6,3,7) -> (0..7), the same for
 // A and B, so that a thread's two k values are adjacent in a KMAJ tile.
-#ifndef F1_GEMM_CUH
-#define F1_GEMM_CUH
+#ifndef HAL_GEMM_ENGINE_CUH
+#define HAL_GEMM_ENGINE_CUH
 
-#include "f1_util.cuh"
+#include "dense_util.cuh"
 
-namespace f1 {
+namespace dense {
 
 enum Layout { KMAJ = 0, MNMAJ = 1, SW128 = 2 };
 enum SrcMode { COPY = 0, GATHER = 1, VALUE = 2, STEP = 3 };
 
 // Smem is the shared-memory tile of one operand: MN x BK elements. SW128
 // (BK = 32 only) is the wgmma engine's K-major layout: rows of 32 floats,
-// 16-byte chunk c of row mn stored at chunk c ^ (mn % 8) (f1_wgmma.cuh).
+// 16-byte chunk c of row mn stored at chunk c ^ (mn % 8) (wgmma.cuh).
 template <int MN, int BK, int LAYOUT>
 struct Smem {
-    static_assert(LAYOUT != SW128 || BK == 32, "f1: SW128 tiles are 32 wide");
+    static_assert(LAYOUT != SW128 || BK == 32, "dense: SW128 tiles are 32 wide");
     static constexpr int kLd = LAYOUT == KMAJ ? BK + 8 : LAYOUT == MNMAJ ? MN + 4 : 32;
     static constexpr int kFloats = LAYOUT == KMAJ ? MN * kLd : LAYOUT == MNMAJ ? BK * kLd : MN * 32;
     __device__ __forceinline__ static int at(int mn, int k) {
@@ -102,7 +102,7 @@ __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int
         constexpr int F = LAYOUT == KMAJ ? BK : MN;
         constexpr int CPR = F / 4;
         constexpr int CHUNKS = MN * BK / 4;
-        static_assert(F % 4 == 0, "f1: tile not a multiple of 4");
+        static_assert(F % 4 == 0, "dense: tile not a multiple of 4");
         if constexpr (CHUNKS % THREADS == 0 && THREADS % CPR == 0) {
             // A tile wholly inside an aligned operand (the common case): one
             // base address per thread, 16-byte copies, no bounds.
@@ -152,8 +152,8 @@ __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int
         // (a cursor, src.cur / src.next: adds and compares, no division).
         constexpr int PER = MN * BK / THREADS;
         constexpr int FIXN = Src::kFastK ? BK : MN;
-        static_assert(PER * THREADS == MN * BK, "f1: tile not divisible among threads");
-        static_assert(THREADS % FIXN == 0, "f1: bad loader mapping");
+        static_assert(PER * THREADS == MN * BK, "dense: tile not divisible among threads");
+        static_assert(THREADS % FIXN == 0, "dense: bad loader mapping");
         constexpr int STRIDE = THREADS / FIXN;
         const int fl = tid % FIXN, v0 = tid / FIXN;
         const int gfix = (Src::kFastK ? k0 : mn0) + fl;
@@ -175,8 +175,8 @@ __device__ __forceinline__ void load_tile(float* s, const Src& src, int mn0, int
         // Element by element; consecutive threads walk the source's
         // contiguous dimension so that global reads coalesce.
         constexpr int PER = MN * BK / THREADS;
-        static_assert(PER * THREADS == MN * BK, "f1: tile not divisible among threads");
-        static_assert(Src::kFastK ? THREADS % BK == 0 : THREADS % MN == 0, "f1: bad loader mapping");
+        static_assert(PER * THREADS == MN * BK, "dense: tile not divisible among threads");
+        static_assert(Src::kFastK ? THREADS % BK == 0 : THREADS % MN == 0, "dense: bad loader mapping");
 #pragma unroll
         for (int i = 0; i < PER; ++i) {
             int mn, k;
@@ -280,7 +280,7 @@ struct Tf32Cfg {
     static constexpr int kThreads = WM * WN * 32;
     static constexpr int WTM = BM / WM, WTN = BN / WN;
     static constexpr int MI = WTM / 16, NI = WTN / 8;
-    static_assert(WTM % 16 == 0 && WTN % 8 == 0 && BK % 8 == 0, "f1: bad TF32 tile");
+    static_assert(WTM % 16 == 0 && WTN % 8 == 0 && BK % 8 == 0, "dense: bad TF32 tile");
     template <bool AK, bool BK_K>
     static constexpr size_t smem_bytes() {
         return (size_t)STAGES *
@@ -416,7 +416,7 @@ struct SimtCfg {
     static constexpr int BM = BM_, BN = BN_, BK = 8, STAGES = STAGES_, MINB = MINB_;
     static constexpr int kThreads = 256;
     static constexpr int TM = BM / 16, TN = BN / 16;
-    static_assert(BM % 64 == 0 && BN % 64 == 0, "f1: bad SIMT tile");
+    static_assert(BM % 64 == 0 && BN % 64 == 0, "dense: bad SIMT tile");
     template <bool, bool>
     static constexpr size_t smem_bytes() {
         return (size_t)STAGES * (Smem<BM, BK, MNMAJ>::kFloats + Smem<BN, BK, MNMAJ>::kFloats) * sizeof(float);
@@ -592,13 +592,13 @@ cudaError_t launch_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, E>& pr, in
         kern = tf32_gemm_kernel<Cfg, ASrc, BSrc, E>;
     else
         kern = simt_gemm_kernel<Cfg, ASrc, BSrc, E>;
-    F1_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    DENSE_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     const int per = 65535 / splits;  // batches per launch
     for (int b0 = 0; b0 < pr.batch; b0 += per) {
         const int nb = pr.batch - b0 < per ? pr.batch - b0 : per;
         args.batch0 = b0;
-        F1_LAUNCH(kern, dim3((unsigned)tiles, 1, (unsigned)(nb * splits)), Cfg::kThreads, smem, st, args);
-        F1_TRY(cudaGetLastError());
+        DENSE_LAUNCH(kern, dim3((unsigned)tiles, 1, (unsigned)(nb * splits)), Cfg::kThreads, smem, st, args);
+        DENSE_TRY(cudaGetLastError());
     }
     return cudaSuccess;
 }
@@ -643,7 +643,7 @@ cudaError_t run_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int
                 const int threads = 256;
                 long long blocks = ceil_div<long long>(pairs, threads);
                 if (blocks > 65535LL * 8) blocks = 65535LL * 8;
-                F1_LAUNCH(splitk_reduce_kernel<Epi>, (unsigned)blocks, threads, 0, st, (const float*)ws, splits,
+                DENSE_LAUNCH(splitk_reduce_kernel<Epi>, (unsigned)blocks, threads, 0, st, (const float*)ws, splits,
                           pr.batch, pr.m, pr.n, pr.epi);
                 err = cudaGetLastError();
             }
@@ -678,12 +678,12 @@ template <class ASrc, class BSrc, class Epi>
 cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, Epi>& pr, bool allow_split = true) {
     if (pr.m <= 0 || pr.n <= 0 || pr.batch <= 0) return cudaSuccess;
     int sms = 0;
-    F1_TRY(sm_count(&sms));
+    DENSE_TRY(sm_count(&sms));
     const long long big = (long long)ceil_div(pr.m, 128) * ceil_div(pr.n, 128) * pr.batch;
     const bool small = big < sms;
     if (tf32) {
         int optin = 0;
-        F1_TRY(smem_optin(&optin));
+        DENSE_TRY(smem_optin(&optin));
         // 256-row tiles only where they are more than half full.
         if (pr.m > 128 && pr.n <= 64 && fits_device<Tf32Tall>(pr, sms, optin))
             return launch_cfg<Tf32Tall, true>(st, pr, 1, ceil_div(pr.k, Tf32Tall::BK));
@@ -701,6 +701,6 @@ cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, E
                  : run_cfg<SimtBig, false>(st, pr, sms, allow_split);
 }
 
-}  // namespace f1
+}  // namespace dense
 
-#endif  // F1_GEMM_CUH
+#endif  // HAL_GEMM_ENGINE_CUH

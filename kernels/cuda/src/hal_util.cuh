@@ -6,13 +6,13 @@
 #ifndef HAL_UTIL_CUH
 #define HAL_UTIL_CUH
 
-#ifdef F1_EMULATE
-// The CPU emulation build (g++ -DF1_EMULATE, see f1_emu.cuh): kernels run
+#ifdef HAL_EMULATE
+// The CPU emulation build (g++ -DHAL_EMULATE, see emulator.cuh): kernels run
 // as fibers on the host so that the whole library can be tested without a
 // GPU.
 #include <algorithm>
 
-#include "f1_emu.cuh"
+#include "emulator.cuh"
 using std::max;
 using std::min;
 inline float4 make_float4(float x, float y, float z, float w) {
@@ -37,7 +37,7 @@ inline double __shfl_xor_sync(unsigned mask, double v, int o) {
     return v;
 }
 #define HAL_DEVICE_CODE 1
-#define HAL_LAUNCH(kern, grid, block, shmem, stream, ...) f1emu::launch(kern, grid, block, shmem, __VA_ARGS__)
+#define HAL_LAUNCH(kern, grid, block, shmem, stream, ...) emu::launch(kern, grid, block, shmem, __VA_ARGS__)
 #else
 #include <cuda_runtime.h>
 #ifdef __CUDACC__

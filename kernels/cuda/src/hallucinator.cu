@@ -1,5 +1,5 @@
 // hallucinator.cu: the fused Hallucinator (extrapolation + 3-layer MLP),
-// forward and backward, as products on the engine of f1_gemm.cuh with fused
+// forward and backward, as products on the engine of gemm_engine.cuh with fused
 // prologues and epilogues.
 //
 // Forward, x, k [N, D], W1, W2 [2D, 2D], W3 [D, 2D]:
@@ -15,12 +15,12 @@
 //   dW1 = dh1^T u  (u recomputed by the loader)     db1 = colsum(dh1)
 // Bias gradients are column sums in a fixed order (deterministic); split-K
 // weight gradients are deterministic too.
-#include "f1_gemm.cuh"
+#include "gemm_engine.cuh"
 #include "hal.h"
 
 namespace {
 
-using namespace f1;
+using namespace dense;
 
 // USrc is u = [x, x + lambda*(x - k)] [N, 2D] computed on the fly. As the A
 // operand (AsA) element (mn = i, kk = c); as B element (mn = c, kk = i).
@@ -135,7 +135,7 @@ __global__ void colsum_kernel(const float* __restrict__ x, int rows, int cols, l
 }
 
 cudaError_t colsum(cudaStream_t st, const float* x, int rows, int cols, long long ld, float* out) {
-    F1_LAUNCH(colsum_kernel, ceil_div(cols, 32), dim3(32, 8), 0, st, x, rows, cols, ld, out);
+    DENSE_LAUNCH(colsum_kernel, ceil_div(cols, 32), dim3(32, 8), 0, st, x, rows, cols, ld, out);
     return cudaGetLastError();
 }
 
@@ -167,9 +167,9 @@ extern "C" int hal_halluc_fwd(void* stream, const float* x, const float* k, cons
     u.d = d;
     u.lambda = a->lambda;
     // h1 = relu(u W1^T + b1): B(mn = j, kk = c) = W1[j, c].
-    F1_TRY(run_gemm(st, tf32, problem(n, d2, d2, u, dense_src<true>(w1, d2, 0), out_epi<2>(act, 4 * d, n, d2, 1.f, b1))));
+    DENSE_TRY(run_gemm(st, tf32, problem(n, d2, d2, u, dense_src<true>(w1, d2, 0), out_epi<2>(act, 4 * d, n, d2, 1.f, b1))));
     // h2 = relu(h1 W2^T + b2).
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(n, d2, d2, dense_src<true>(act, 4 * d, 0), dense_src<true>(w2, d2, 0),
                             out_epi<2>(act + d2, 4 * d, n, d2, 1.f, b2))));
     // out = h2 W3^T + b3.
@@ -195,32 +195,32 @@ extern "C" int hal_halluc_bwd(void* stream, const float* x, const float* k, cons
     const float* h2 = act + d2;
 
     // dh2 = (dout W3) * [h2 > 0]: B(mn = j, kk = e) = W3[e, j].
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(n, d2, d, dense_src<true>(dout, d, 0), dense_src<false>(w3, d2, 0),
                             out_epi<3>(dh2, d2, n, d2, 1.f, nullptr, h2, 4 * d))));
     // dW3 = dout^T h2: A(mn = e, kk = i) = dout[i, e]; B(mn = j, kk = i) = h2[i, j].
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(d, d2, n, dense_src<false>(dout, d, 0), dense_src<false>(h2, 4 * d, 0),
                             out_epi<0>(dw3, d2, d, d2))));
-    F1_TRY(colsum(st, dout, n, d, d, db3));
+    DENSE_TRY(colsum(st, dout, n, d, d, db3));
     // dh1 = (dh2 W2) * [h1 > 0].
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(n, d2, d2, dense_src<true>(dh2, d2, 0), dense_src<false>(w2, d2, 0),
                             out_epi<3>(dh1, d2, n, d2, 1.f, nullptr, h1, 4 * d))));
     // dW2 = dh2^T h1.
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(d2, d2, n, dense_src<false>(dh2, d2, 0), dense_src<false>(h1, 4 * d, 0),
                             out_epi<0>(dw2, d2, d2, d2))));
-    F1_TRY(colsum(st, dh2, n, d2, d2, db2));
+    DENSE_TRY(colsum(st, dh2, n, d2, d2, db2));
     // dx = dh1 (W1[:, :D] + (1+lambda) W1[:, D:]).
     W1FoldSrc fold;
     fold.w1 = w1;
     fold.d = d;
     fold.lambda = lambda;
-    F1_TRY(run_gemm(st, tf32, problem(n, d, d2, dense_src<true>(dh1, d2, 0), fold, out_epi<0>(dx, d, n, d))));
+    DENSE_TRY(run_gemm(st, tf32, problem(n, d, d2, dense_src<true>(dh1, d2, 0), fold, out_epi<0>(dx, d, n, d))));
     // dk = -lambda dh1 W1[:, D:]: B(mn = c, kk = j) = W1[j, D + c].
     if (dk != nullptr)
-        F1_TRY(run_gemm(st, tf32,
+        DENSE_TRY(run_gemm(st, tf32,
                         problem(n, d, d2, dense_src<true>(dh1, d2, 0), dense_src<false>(w1 + d, d2, 0),
                                 out_epi<0>(dk, d, n, d, -lambda))));
     // dW1 = dh1^T u.
@@ -229,7 +229,7 @@ extern "C" int hal_halluc_bwd(void* stream, const float* x, const float* k, cons
     u.k = k;
     u.d = d;
     u.lambda = lambda;
-    F1_TRY(run_gemm(st, tf32,
+    DENSE_TRY(run_gemm(st, tf32,
                     problem(d2, d2, n, dense_src<false>(dh1, d2, 0), u, out_epi<0>(dw1, d2, d2, d2))));
     return (int)colsum(st, dh1, n, d2, d2, db1);
 }

@@ -22,12 +22,12 @@
 // Every sum has a fixed order, so results are bitwise reproducible.
 #include <math.h>
 
-#include "f1_util.cuh"
+#include "dense_util.cuh"
 #include "hal.h"
 
 namespace {
 
-using namespace f1;
+using namespace dense;
 
 constexpr int TI = 64;         // tile rows and columns
 constexpr int DK = 32;         // feature chunk of the similarity tiles
@@ -271,7 +271,7 @@ template <bool KEYROWS>
 __global__ void __launch_bounds__(256) grad_kernel(Ctx c, int ntiles, int TPS, float* __restrict__ part) {
     __shared__ __align__(16) float buf[2 * DK * LDT];  // Rs | Cs, or the feature chunk Cd [32][LDD]
     __shared__ __align__(16) float Ps[TI * LDT];       // P transposed: [col][row]
-    static_assert(32 * LDD <= 2 * DK * LDT, "f1: infonce feature chunk does not fit");
+    static_assert(32 * LDD <= 2 * DK * LDT, "dense: infonce feature chunk does not fit");
     float* Rs = buf;
     float* Cs = buf + DK * LDT;
     float* Cd = buf;
@@ -433,27 +433,27 @@ extern "C" int hal_infonce(void* stream, const float* q, const float* k, const f
     float* kn = ws + p.o_kn;
     float* spos = ws + p.o_spos;
 
-    F1_LAUNCH(normalize_kernel, ceil_div(p.A + p.B, 8), 256, 0, st, q, k, p.A, p.B, p.D, ws + p.o_qhat,
+    DENSE_LAUNCH(normalize_kernel, ceil_div(p.A + p.B, 8), 256, 0, st, q, k, p.A, p.B, p.D, ws + p.o_qhat,
               ws + p.o_khat, qn, kn, spos);
-    F1_TRY(cudaGetLastError());
-    F1_LAUNCH(lse_kernel, dim3(p.RB, p.SF), 256, 0, st, c, p.NT, p.TPS, ws + p.o_pm, ws + p.o_ps, spos);
-    F1_TRY(cudaGetLastError());
-    F1_LAUNCH(loss_kernel, 1, 256, 0, st, (const float*)(ws + p.o_pm), (const float*)(ws + p.o_ps), p.SF, p.A,
+    DENSE_TRY(cudaGetLastError());
+    DENSE_LAUNCH(lse_kernel, dim3(p.RB, p.SF), 256, 0, st, c, p.NT, p.TPS, ws + p.o_pm, ws + p.o_ps, spos);
+    DENSE_TRY(cudaGetLastError());
+    DENSE_LAUNCH(loss_kernel, 1, 256, 0, st, (const float*)(ws + p.o_pm), (const float*)(ws + p.o_ps), p.SF, p.A,
               (const float*)spos, ws + p.o_lse, loss);
-    F1_TRY(cudaGetLastError());
+    DENSE_TRY(cudaGetLastError());
     if (dq != nullptr) {
-        F1_LAUNCH(grad_kernel<false>, dim3(p.RB, p.SF, p.DC), 256, 0, st, c, p.NT, p.TPS, ws + p.o_dqp);
-        F1_TRY(cudaGetLastError());
-        F1_LAUNCH(finalize_kernel, ceil_div(p.A, 8), 256, 0, st, (const float*)(ws + p.o_dqp), p.SF, p.A, p.D, c.qhat,
+        DENSE_LAUNCH(grad_kernel<false>, dim3(p.RB, p.SF, p.DC), 256, 0, st, c, p.NT, p.TPS, ws + p.o_dqp);
+        DENSE_TRY(cudaGetLastError());
+        DENSE_LAUNCH(finalize_kernel, ceil_div(p.A, 8), 256, 0, st, (const float*)(ws + p.o_dqp), p.SF, p.A, p.D, c.qhat,
                   (const float*)qn, dq);
-        F1_TRY(cudaGetLastError());
+        DENSE_TRY(cudaGetLastError());
     }
     if (dk != nullptr) {
-        F1_LAUNCH(grad_kernel<true>, dim3(p.KB, p.SK, p.DC), 256, 0, st, c, p.AT, p.TPA, ws + p.o_dkp);
-        F1_TRY(cudaGetLastError());
-        F1_LAUNCH(finalize_kernel, ceil_div(p.B, 8), 256, 0, st, (const float*)(ws + p.o_dkp), p.SK, p.B, p.D, c.khat,
+        DENSE_LAUNCH(grad_kernel<true>, dim3(p.KB, p.SK, p.DC), 256, 0, st, c, p.AT, p.TPA, ws + p.o_dkp);
+        DENSE_TRY(cudaGetLastError());
+        DENSE_LAUNCH(finalize_kernel, ceil_div(p.B, 8), 256, 0, st, (const float*)(ws + p.o_dkp), p.SK, p.B, p.D, c.khat,
                   (const float*)kn, dk);
-        F1_TRY(cudaGetLastError());
+        DENSE_TRY(cudaGetLastError());
     }
     return 0;
 }

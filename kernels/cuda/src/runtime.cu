@@ -7,8 +7,8 @@
 #include "hal_abi.h"
 #include "hal_util.cuh"
 
-#ifdef F1_EMULATE
-// The runtime calls that the CPU emulator (f1_emu.cuh) lacks: one device
+#ifdef HAL_EMULATE
+// The runtime calls that the CPU emulator (emulator.cuh) lacks: one device
 // whose memory is host memory, streams that are synchronous.
 namespace {
 struct cudaDeviceProp {
@@ -25,7 +25,7 @@ cudaError_t cudaGetDeviceCount(int* n) {
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
     if (device != 0) return cudaErrorInvalidValue;
     memset(p, 0, sizeof(*p));
-    strcpy(p->name, "CPU emulator (f1_emu.cuh)");
+    strcpy(p->name, "CPU emulator (emulator.cuh)");
     p->major = 9;
     p->multiProcessorCount = 132;
     p->maxThreadsPerBlock = 1024;

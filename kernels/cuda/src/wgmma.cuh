@@ -1,12 +1,12 @@
-// f1_wgmma.cuh: the Hopper (sm_90a) TF32 main loops on warpgroup
+// wgmma.cuh: the Hopper (sm_90a) TF32 main loops on warpgroup
 // tensor-core instructions (wgmma.mma_async), for the large products of
 // hal_gemm and the forward and backward-data convolutions.
 //
 // This file is compiled only into the PTX module of src/ptx (see
 // scripts/build-kernels.sh): the toolkit that builds the library emits the
-// PTX, and the driver compiles it for the GPU at run time (f1_jit.cuh), so
+// PTX, and the driver compiles it for the GPU at run time (jit.cuh), so
 // that one library carries both the sm_80/sm_90 mma.sync engine of
-// f1_gemm.cuh and this one. (The CPU emulator runs it too, with the
+// gemm_engine.cuh and this one. (The CPU emulator runs it too, with the
 // instructions emulated below.)
 //
 // Both loops use 256 threads = two warpgroups, each computing 64 rows of
@@ -26,12 +26,12 @@
 // TF32: the tensor cores ignore the low 13 mantissa bits of an operand they
 // read from shared memory (truncation); the register operand of the RS loop
 // is rounded to nearest first, as the mma.sync engine rounds both.
-#ifndef F1_WGMMA_CUH
-#define F1_WGMMA_CUH
+#ifndef HAL_WGMMA_CUH
+#define HAL_WGMMA_CUH
 
-#include "f1_gemm.cuh"
+#include "gemm_engine.cuh"
 
-namespace f1 {
+namespace dense {
 
 // WgCfg is the SS configuration (wg_gemm_body).
 struct WgCfg {
@@ -58,7 +58,7 @@ struct WgRsCfg {
     }
 };
 
-#if defined(__CUDACC__) && !defined(F1_EMULATE)
+#if defined(__CUDACC__) && !defined(HAL_EMULATE)
 
 // wg_desc is the wgmma shared-memory descriptor of a K-major, 128-byte
 // swizzled operand starting at p (1024-byte aligned, or offset along k
@@ -192,7 +192,7 @@ __device__ __forceinline__ void wgmma_rs<256>(float (&d)[128], const unsigned (&
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db));
 }
 
-#elif defined(F1_EMULATE)
+#elif defined(HAL_EMULATE)
 
 // The emulator's side of the instructions above: shared-memory "addresses"
 // are offsets from the start of the block's shared memory; the descriptor is
@@ -213,7 +213,7 @@ inline void fence_async_smem() {}
 inline float wg_operand(uint64_t desc, int row, int kin) {
     const unsigned start = (unsigned)(desc & 0x3FFF) << 4, sbo = (unsigned)((desc >> 32) & 0x3FFF) << 4;
     if ((desc >> 62) != 1) {
-        fprintf(stderr, "f1emu: wgmma descriptor without 128-byte swizzle\n");
+        fprintf(stderr, "emu: wgmma descriptor without 128-byte swizzle\n");
         abort();
     }
     unsigned addr = start + (unsigned)(row / 8) * sbo + (unsigned)(row % 8) * 128 + (unsigned)kin * 4;
@@ -238,10 +238,10 @@ inline void wgmma_m64n256k8_tf32(float (&d)[128], uint64_t da, uint64_t db) {
 
 template <int N>
 inline void wgmma_rs(float (&d)[N / 2], const unsigned (&a)[4], uint64_t db) {
-    auto& s = f1emu::st();
-    const int w = f1emu::warp(), l = f1emu::lane(), g = l >> 2, t = l & 3;
+    auto& s = emu::st();
+    const int w = emu::warp(), l = emu::lane(), g = l >> 2, t = l & 3;
     for (int i = 0; i < 4; ++i) s.xa[(w * 32 + l) * 4 + i] = a[i];
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     auto A = [&](int r, int c) {  // the warp's 16 x 8 fragment, as in mma_tf32
         const int ln = (r % 8) * 4 + c % 4, reg = (r >= 8 ? 1 : 0) + (c >= 4 ? 2 : 0);
         const unsigned u = s.xa[(w * 32 + ln) * 4 + reg] & 0xffffe000u;
@@ -257,22 +257,22 @@ inline void wgmma_rs(float (&d)[N / 2], const unsigned (&a)[4], uint64_t db) {
             for (int k = 0; k < 8; ++k) acc += (double)A(row, k) * (double)wg_operand(db, col, k);
             out[4 * j + e] = (float)acc;
         }
-    f1emu::warp_barrier();
+    emu::warp_barrier();
     for (int i = 0; i < N / 2; ++i) d[i] = out[i];
 }
 
-#endif  // __CUDACC__ && !F1_EMULATE / F1_EMULATE
+#endif  // __CUDACC__ && !HAL_EMULATE / HAL_EMULATE
 
-#if (defined(__CUDACC__) && !defined(F1_EMULATE)) || defined(F1_EMULATE)
+#if (defined(__CUDACC__) && !defined(HAL_EMULATE)) || defined(HAL_EMULATE)
 
 // wg_load issues the copies of one R x 32 tile of a K-major dense operand
 // src, corner (mn0, k0), into the swizzled tile s, 16 bytes at a time;
 // elements outside [0, mn_ext) x [0, k_ext) become 0.
 template <int R, int T, class Src>
 __device__ __forceinline__ void wg_load(float* s, const Src& src, int mn0, int k0, int mn_ext, int k_ext, int tid) {
-    static_assert(Src::kFastK, "f1: the wgmma engine reads K-major operands");
+    static_assert(Src::kFastK, "dense: the wgmma engine reads K-major operands");
     constexpr int CHUNKS = R * 8;  // 16-byte chunks, 8 per row
-    static_assert(CHUNKS % T == 0, "f1: bad wgmma loader");
+    static_assert(CHUNKS % T == 0, "dense: bad wgmma loader");
     if (src.vec && mn0 + R <= mn_ext && k0 + 32 <= k_ext) {
 #pragma unroll
         for (int i = 0; i < CHUNKS / T; ++i) {
@@ -373,7 +373,7 @@ __device__ __forceinline__ void wg_gemm_body(const GemmArgs<ASrc, BSrc, Epi>& p)
 
 // wg_load_b issues the copies of one BN x 32 tile of the B operand into the
 // SW128 tile s: wg_load for a dense K-major matrix, the engine's generic
-// loaders (f1_gemm.cuh) for the convolutions' gathers.
+// loaders (gemm_engine.cuh) for the convolutions' gathers.
 template <int BN, int T, class Src>
 __device__ __forceinline__ void wg_load_b(float* s, const Src& src, int n0, int k0, int n_ext, int k_ext, int tid) {
     if constexpr (Src::kMode == COPY)
@@ -475,7 +475,7 @@ __device__ __forceinline__ void wg_rs_body(const GemmArgs<ASrc, BSrc, Epi>& p) {
     }
 }
 
-#ifdef F1_EMULATE
+#ifdef HAL_EMULATE
 // wg_emu_kernel is the emulator's stand-in for the kernel of ptx/wgmma.cu.
 inline void wg_emu_kernel(GemmArgs<DenseSrc<true>, DenseSrc<true>, GemmEpi> p) { wg_gemm_body(p); }
 template <int BN, class ASrc, class BSrc, class Epi>
@@ -486,6 +486,6 @@ void wg_rs_emu_kernel(GemmArgs<ASrc, BSrc, Epi> p) {
 
 #endif
 
-}  // namespace f1
+}  // namespace dense
 
-#endif  // F1_WGMMA_CUH
+#endif  // HAL_WGMMA_CUH

@@ -1,24 +1,24 @@
 // f1_check.cu: checks hal_gemm, the convolutions, hal_infonce and the
 // Hallucinator against plain CPU references (double accumulation) on awkward
 // sizes and real ones, with guard values around every output, and times the
-// GEMM against cuBLAS when built with -DF1_CUBLAS -lcublas.
+// GEMM against cuBLAS when built with -DHAL_CUBLAS -lcublas.
 //
 // GPU build (from kernels/cuda/src):
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -o f1_check test/f1_check.cu
 //        gemm.cu conv.cu infonce.cu hallucinator.cu
-//   with the cuBLAS comparison add -DF1_CUBLAS -lcublas (or, self-contained,
-//   -DF1_CUBLAS -lcublas_static -lcublasLt_static -lculibos).
+//   with the cuBLAS comparison add -DHAL_CUBLAS -lcublas (or, self-contained,
+//   -DHAL_CUBLAS -lcublas_static -lcublasLt_static -lculibos).
 // CPU emulation build (no GPU; smaller sizes, no timing):
-//   g++ -O2 -std=c++20 -DF1_EMULATE -x c++ -o f1_check_emu test/f1_check.cu
+//   g++ -O2 -std=c++20 -DHAL_EMULATE -x c++ -o f1_check_emu test/f1_check.cu
 //        gemm.cu conv.cu infonce.cu hallucinator.cu
 // Run: ./f1_check [quick] [filter]; prints PASS/FAIL lines with the largest
 // error and ends with "f1_check: N passed, M failed" (exit status 1 on failure).
-#ifdef F1_EMULATE
-#include "../f1_emu.cuh"
+#ifdef HAL_EMULATE
+#include "../emulator.cuh"
 #else
 #include <cuda_runtime.h>
 #endif
-#ifdef F1_CUBLAS
+#ifdef HAL_CUBLAS
 #include <cublas_v2.h>
 #endif
 
@@ -608,7 +608,7 @@ void test_halluc(Report& rep, Rng& rng, int n, int d, int tf32) {
 
 // ============================================================= timing ==
 
-#ifndef F1_EMULATE
+#ifndef HAL_EMULATE
 // time_ms returns the mean milliseconds of fn over iters runs after a warm-up.
 template <class F>
 float time_ms(F fn, int iters) {
@@ -692,7 +692,7 @@ void bench_gemm(Report& rep, Rng& rng, int m, int n, int k, int tB) {
             rep.check(rc == 0 && err <= tol, "gemm_bench %s %dx%dx%d tf32=%d %s spot maxerr=%.3g", lay, m, n, k,
                       tf32, engine, err);
         }
-#ifdef F1_CUBLAS
+#ifdef HAL_CUBLAS
         cublasHandle_t h;
         cublasCreate(&h);
         cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
@@ -783,7 +783,7 @@ void bench_rest(Rng& rng) {
 int main(int argc, char** argv) {
     Report rep;
     bool quick = false;
-#ifdef F1_EMULATE
+#ifdef HAL_EMULATE
     quick = true;
 #endif
     for (int i = 1; i < argc; ++i) {
@@ -811,7 +811,7 @@ int main(int argc, char** argv) {
             {37, 29, 41, 2, -1.f, 0.f, 1, true},      // misaligned pointers, odd ld
             {5, 3, 3000, 1, 1.f, 0.f, 0, false},      // split-K
             {130, 129, 67, 1, 2.f, -1.f, 0, false},   // edge tiles of every size
-            {300, 140, 96, 1, 1.f, 0.f, 0, false},    // whole 256x128x32 tiles (F1_EMU_SMS=1 picks them)
+            {300, 140, 96, 1, 1.f, 0.f, 0, false},    // whole 256x128x32 tiles (HAL_EMU_SMS=1 picks them)
             {290, 64, 100, 1, 1.f, 0.5f, 0, false},   // 256x64 tiles, a partial k tile
             {66, 65, 4099, 1, 1.f, 0.5f, 0, false},   // long k, m, n > 64: 128x128 tiles split
         };
@@ -913,7 +913,7 @@ int main(int argc, char** argv) {
         for (const auto& c : cs)
             for (int tf32 = 0; tf32 < 2; ++tf32) test_halluc(rep, rng, c.first, c.second, tf32);
     }
-#ifndef F1_EMULATE
+#ifndef HAL_EMULATE
     if (!quick && rep.want("bench")) {
         bench_mma_peak();
         bench_gemm(rep, rng, 4096, 4096, 4096, 0);
