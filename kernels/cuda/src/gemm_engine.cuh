@@ -33,7 +33,7 @@
 #ifndef HAL_GEMM_ENGINE_CUH
 #define HAL_GEMM_ENGINE_CUH
 
-#include "dense_util.cuh"
+#include "hal_util.cuh"
 
 namespace dense {
 
@@ -592,13 +592,13 @@ cudaError_t launch_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, E>& pr, in
         kern = tf32_gemm_kernel<Cfg, ASrc, BSrc, E>;
     else
         kern = simt_gemm_kernel<Cfg, ASrc, BSrc, E>;
-    DENSE_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    HAL_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     const int per = 65535 / splits;  // batches per launch
     for (int b0 = 0; b0 < pr.batch; b0 += per) {
         const int nb = pr.batch - b0 < per ? pr.batch - b0 : per;
         args.batch0 = b0;
-        DENSE_LAUNCH(kern, dim3((unsigned)tiles, 1, (unsigned)(nb * splits)), Cfg::kThreads, smem, st, args);
-        DENSE_TRY(cudaGetLastError());
+        HAL_LAUNCH(kern, dim3((unsigned)tiles, 1, (unsigned)(nb * splits)), Cfg::kThreads, smem, st, args);
+        HAL_TRY(cudaGetLastError());
     }
     return cudaSuccess;
 }
@@ -643,7 +643,7 @@ cudaError_t run_cfg(cudaStream_t st, const GemmProblem<ASrc, BSrc, Epi>& pr, int
                 const int threads = 256;
                 long long blocks = ceil_div<long long>(pairs, threads);
                 if (blocks > 65535LL * 8) blocks = 65535LL * 8;
-                DENSE_LAUNCH(splitk_reduce_kernel<Epi>, (unsigned)blocks, threads, 0, st, (const float*)ws, splits,
+                HAL_LAUNCH(splitk_reduce_kernel<Epi>, (unsigned)blocks, threads, 0, st, (const float*)ws, splits,
                           pr.batch, pr.m, pr.n, pr.epi);
                 err = cudaGetLastError();
             }
@@ -678,12 +678,12 @@ template <class ASrc, class BSrc, class Epi>
 cudaError_t run_gemm(cudaStream_t st, bool tf32, const GemmProblem<ASrc, BSrc, Epi>& pr, bool allow_split = true) {
     if (pr.m <= 0 || pr.n <= 0 || pr.batch <= 0) return cudaSuccess;
     int sms = 0;
-    DENSE_TRY(sm_count(&sms));
+    HAL_TRY(sm_count(&sms));
     const long long big = (long long)ceil_div(pr.m, 128) * ceil_div(pr.n, 128) * pr.batch;
     const bool small = big < sms;
     if (tf32) {
         int optin = 0;
-        DENSE_TRY(smem_optin(&optin));
+        HAL_TRY(smem_optin(&optin));
         // 256-row tiles only where they are more than half full.
         if (pr.m > 128 && pr.n <= 64 && fits_device<Tf32Tall>(pr, sms, optin))
             return launch_cfg<Tf32Tall, true>(st, pr, 1, ceil_div(pr.k, Tf32Tall::BK));

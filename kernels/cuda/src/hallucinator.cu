@@ -135,7 +135,7 @@ __global__ void colsum_kernel(const float* __restrict__ x, int rows, int cols, l
 }
 
 cudaError_t colsum(cudaStream_t st, const float* x, int rows, int cols, long long ld, float* out) {
-    DENSE_LAUNCH(colsum_kernel, ceil_div(cols, 32), dim3(32, 8), 0, st, x, rows, cols, ld, out);
+    HAL_LAUNCH(colsum_kernel, ceil_div(cols, 32), dim3(32, 8), 0, st, x, rows, cols, ld, out);
     return cudaGetLastError();
 }
 
@@ -167,9 +167,9 @@ extern "C" int hal_halluc_fwd(void* stream, const float* x, const float* k, cons
     u.d = d;
     u.lambda = a->lambda;
     // h1 = relu(u W1^T + b1): B(mn = j, kk = c) = W1[j, c].
-    DENSE_TRY(run_gemm(st, tf32, problem(n, d2, d2, u, dense_src<true>(w1, d2, 0), out_epi<2>(act, 4 * d, n, d2, 1.f, b1))));
+    HAL_TRY(run_gemm(st, tf32, problem(n, d2, d2, u, dense_src<true>(w1, d2, 0), out_epi<2>(act, 4 * d, n, d2, 1.f, b1))));
     // h2 = relu(h1 W2^T + b2).
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(n, d2, d2, dense_src<true>(act, 4 * d, 0), dense_src<true>(w2, d2, 0),
                             out_epi<2>(act + d2, 4 * d, n, d2, 1.f, b2))));
     // out = h2 W3^T + b3.
@@ -195,32 +195,32 @@ extern "C" int hal_halluc_bwd(void* stream, const float* x, const float* k, cons
     const float* h2 = act + d2;
 
     // dh2 = (dout W3) * [h2 > 0]: B(mn = j, kk = e) = W3[e, j].
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(n, d2, d, dense_src<true>(dout, d, 0), dense_src<false>(w3, d2, 0),
                             out_epi<3>(dh2, d2, n, d2, 1.f, nullptr, h2, 4 * d))));
     // dW3 = dout^T h2: A(mn = e, kk = i) = dout[i, e]; B(mn = j, kk = i) = h2[i, j].
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(d, d2, n, dense_src<false>(dout, d, 0), dense_src<false>(h2, 4 * d, 0),
                             out_epi<0>(dw3, d2, d, d2))));
-    DENSE_TRY(colsum(st, dout, n, d, d, db3));
+    HAL_TRY(colsum(st, dout, n, d, d, db3));
     // dh1 = (dh2 W2) * [h1 > 0].
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(n, d2, d2, dense_src<true>(dh2, d2, 0), dense_src<false>(w2, d2, 0),
                             out_epi<3>(dh1, d2, n, d2, 1.f, nullptr, h1, 4 * d))));
     // dW2 = dh2^T h1.
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(d2, d2, n, dense_src<false>(dh2, d2, 0), dense_src<false>(h1, 4 * d, 0),
                             out_epi<0>(dw2, d2, d2, d2))));
-    DENSE_TRY(colsum(st, dh2, n, d2, d2, db2));
+    HAL_TRY(colsum(st, dh2, n, d2, d2, db2));
     // dx = dh1 (W1[:, :D] + (1+lambda) W1[:, D:]).
     W1FoldSrc fold;
     fold.w1 = w1;
     fold.d = d;
     fold.lambda = lambda;
-    DENSE_TRY(run_gemm(st, tf32, problem(n, d, d2, dense_src<true>(dh1, d2, 0), fold, out_epi<0>(dx, d, n, d))));
+    HAL_TRY(run_gemm(st, tf32, problem(n, d, d2, dense_src<true>(dh1, d2, 0), fold, out_epi<0>(dx, d, n, d))));
     // dk = -lambda dh1 W1[:, D:]: B(mn = c, kk = j) = W1[j, D + c].
     if (dk != nullptr)
-        DENSE_TRY(run_gemm(st, tf32,
+        HAL_TRY(run_gemm(st, tf32,
                         problem(n, d, d2, dense_src<true>(dh1, d2, 0), dense_src<false>(w1 + d, d2, 0),
                                 out_epi<0>(dk, d, n, d, -lambda))));
     // dW1 = dh1^T u.
@@ -229,7 +229,7 @@ extern "C" int hal_halluc_bwd(void* stream, const float* x, const float* k, cons
     u.k = k;
     u.d = d;
     u.lambda = lambda;
-    DENSE_TRY(run_gemm(st, tf32,
+    HAL_TRY(run_gemm(st, tf32,
                     problem(d2, d2, n, dense_src<false>(dh1, d2, 0), u, out_epi<0>(dw1, d2, d2, d2))));
     return (int)colsum(st, dh1, n, d2, d2, db1);
 }

@@ -22,7 +22,7 @@
 // Every sum has a fixed order, so results are bitwise reproducible.
 #include <math.h>
 
-#include "dense_util.cuh"
+#include "hal_util.cuh"
 #include "hal.h"
 
 namespace {
@@ -433,27 +433,27 @@ extern "C" int hal_infonce(void* stream, const float* q, const float* k, const f
     float* kn = ws + p.o_kn;
     float* spos = ws + p.o_spos;
 
-    DENSE_LAUNCH(normalize_kernel, ceil_div(p.A + p.B, 8), 256, 0, st, q, k, p.A, p.B, p.D, ws + p.o_qhat,
+    HAL_LAUNCH(normalize_kernel, ceil_div(p.A + p.B, 8), 256, 0, st, q, k, p.A, p.B, p.D, ws + p.o_qhat,
               ws + p.o_khat, qn, kn, spos);
-    DENSE_TRY(cudaGetLastError());
-    DENSE_LAUNCH(lse_kernel, dim3(p.RB, p.SF), 256, 0, st, c, p.NT, p.TPS, ws + p.o_pm, ws + p.o_ps, spos);
-    DENSE_TRY(cudaGetLastError());
-    DENSE_LAUNCH(loss_kernel, 1, 256, 0, st, (const float*)(ws + p.o_pm), (const float*)(ws + p.o_ps), p.SF, p.A,
+    HAL_TRY(cudaGetLastError());
+    HAL_LAUNCH(lse_kernel, dim3(p.RB, p.SF), 256, 0, st, c, p.NT, p.TPS, ws + p.o_pm, ws + p.o_ps, spos);
+    HAL_TRY(cudaGetLastError());
+    HAL_LAUNCH(loss_kernel, 1, 256, 0, st, (const float*)(ws + p.o_pm), (const float*)(ws + p.o_ps), p.SF, p.A,
               (const float*)spos, ws + p.o_lse, loss);
-    DENSE_TRY(cudaGetLastError());
+    HAL_TRY(cudaGetLastError());
     if (dq != nullptr) {
-        DENSE_LAUNCH(grad_kernel<false>, dim3(p.RB, p.SF, p.DC), 256, 0, st, c, p.NT, p.TPS, ws + p.o_dqp);
-        DENSE_TRY(cudaGetLastError());
-        DENSE_LAUNCH(finalize_kernel, ceil_div(p.A, 8), 256, 0, st, (const float*)(ws + p.o_dqp), p.SF, p.A, p.D, c.qhat,
+        HAL_LAUNCH(grad_kernel<false>, dim3(p.RB, p.SF, p.DC), 256, 0, st, c, p.NT, p.TPS, ws + p.o_dqp);
+        HAL_TRY(cudaGetLastError());
+        HAL_LAUNCH(finalize_kernel, ceil_div(p.A, 8), 256, 0, st, (const float*)(ws + p.o_dqp), p.SF, p.A, p.D, c.qhat,
                   (const float*)qn, dq);
-        DENSE_TRY(cudaGetLastError());
+        HAL_TRY(cudaGetLastError());
     }
     if (dk != nullptr) {
-        DENSE_LAUNCH(grad_kernel<true>, dim3(p.KB, p.SK, p.DC), 256, 0, st, c, p.AT, p.TPA, ws + p.o_dkp);
-        DENSE_TRY(cudaGetLastError());
-        DENSE_LAUNCH(finalize_kernel, ceil_div(p.B, 8), 256, 0, st, (const float*)(ws + p.o_dkp), p.SK, p.B, p.D, c.khat,
+        HAL_LAUNCH(grad_kernel<true>, dim3(p.KB, p.SK, p.DC), 256, 0, st, c, p.AT, p.TPA, ws + p.o_dkp);
+        HAL_TRY(cudaGetLastError());
+        HAL_LAUNCH(finalize_kernel, ceil_div(p.B, 8), 256, 0, st, (const float*)(ws + p.o_dkp), p.SK, p.B, p.D, c.khat,
                   (const float*)kn, dk);
-        DENSE_TRY(cudaGetLastError());
+        HAL_TRY(cudaGetLastError());
     }
     return 0;
 }

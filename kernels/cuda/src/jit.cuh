@@ -232,9 +232,9 @@ inline cudaError_t to_kmajor(cudaStream_t st, const DenseSrc<false>& src, int mn
     for (int b0 = 0; b0 < batch; b0 += 65535) {
         const int nb = batch - b0 < 65535 ? batch - b0 : 65535;
         // src element (mn, k) is p[k*ld + mn]: rows k, columns mn.
-        DENSE_LAUNCH(transpose_kernel, dim3((unsigned)ceil_div(mn, 32), (unsigned)ceil_div(k, 32), (unsigned)nb),
+        HAL_LAUNCH(transpose_kernel, dim3((unsigned)ceil_div(mn, 32), (unsigned)ceil_div(k, 32), (unsigned)nb),
                   dim3(32, 8), 0, st, src.p, src.ld, src.stride, k, mn, ws, ldd, sd, b0);
-        DENSE_TRY(cudaGetLastError());
+        HAL_TRY(cudaGetLastError());
     }
     *out = dense_src<true>(ws, ldd, sd);
     return cudaSuccess;
@@ -267,7 +267,7 @@ cudaError_t wg_launch(cudaStream_t st, int id, Emu emu, Args args, long long til
                                              wg_kernel(id).smem, (CUstream)st, params, nullptr);
         err = r != CUDA_SUCCESS ? (cudaError_t)r : cudaGetLastError();  // the launch codes are the runtime's
 #elif defined(HAL_EMULATE)
-        DENSE_LAUNCH(emu, dim3((unsigned)tiles, 1, (unsigned)nb), 256, wg_kernel(id).smem, st, args);
+        HAL_LAUNCH(emu, dim3((unsigned)tiles, 1, (unsigned)nb), 256, wg_kernel(id).smem, st, args);
         err = cudaGetLastError();
 #else
         (void)st, (void)id, (void)emu, (void)tiles;
