@@ -3,12 +3,13 @@
 #
 #   scripts/gpu-check.sh build   (on a machine with Go, no GPU needed)
 #       builds build/libhalcuda.so, the test binaries of kernels/cuda and
-#       bench into build/gpu/, and copies the kernel sources (with the dense
-#       kernels' check, test/f1_check.cu) to build/gpu/src, ready to compile.
+#       bench into build/gpu/, and copies the kernel sources (with the
+#       kernel families' checks, test/*_check.cu) to build/gpu/src, ready to
+#       compile.
 #
 #   scripts/gpu-check.sh run     (on the GPU machine: nvcc, Python with
 #       PyTorch, no Go) runs the conformance tests of the CUDA backend,
-#       compiles and runs the dense kernels' check, runs the CUDA benchmarks
+#       compiles and runs the kernel families' checks, runs the CUDA benchmarks
 #       and bench/torch_ref.py, and prints a table of ratios ours/PyTorch.
 #       Results go to $OUT (when set) or build/gpu/out. Every step has a time
 #       limit; the whole run stays under five minutes.
@@ -29,7 +30,7 @@ build() {
 	go test -c -ldflags='-s -w' -o "$GPU/ssl.test" ./ssl
 	rm -rf "$GPU/src"
 	cp -r "$ROOT/kernels/cuda/src" "$GPU/src"
-	# The generated sm_90a module: its header for f1_check, its PTX for ptxas -v.
+	# The generated sm_90a module: its header for the checks, its PTX for ptxas -v.
 	cp "$ROOT/build/halcuda/wgmma_ptx.h" "$ROOT/build/halcuda/wgmma.ptx" "$GPU/src/"
 	cp "$ROOT/bench/torch_ref.py" "$GPU/torch_ref.py"
 	cp "$0" "$GPU/gpu-check.sh"
@@ -84,20 +85,35 @@ run() {
 		fi
 	done
 
-	# The dense kernels' check compiles in the background meanwhile.
+	# The checks of the kernel families (test/<family>_check.cu, each with the
+	# sources of its family; see test/check.h) compile in the background
+	# meanwhile, in parallel; gemm_check with cuBLAS when it links.
 	local src=$GPU/src
 	[ -d "$src" ] || src=$ROOT/kernels/cuda/src
-	local f1pid=""
-	rm -f "$GPU/f1_check"
-	if command -v nvcc >/dev/null && [ -f "$src/test/f1_check.cu" ]; then
+	local checks="gemm_check:gemm.cu conv_check:conv.cu infonce_check:infonce.cu halluc_check:hallucinator.cu"
+	local checkpid=""
+	local c
+	for c in $checks; do rm -f "$GPU/${c%%:*}"; done
+	if command -v nvcc >/dev/null && [ -f "$src/test/check.h" ]; then
 		(
-			cd "$src" &&
-				{ timeout 120 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DHAL_CUBLAS -DHAL_WGMMA_PTX -I. -o "$GPU/f1_check" \
-					test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -lcublas -ldl ||
-					timeout 60 nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DHAL_WGMMA_PTX -I. -o "$GPU/f1_check" \
-						test/f1_check.cu gemm.cu conv.cu infonce.cu hallucinator.cu -ldl; }
-		) >"$RES/f1_build.log" 2>&1 &
-		f1pid=$!
+			cd "$src" || exit 1
+			nv="nvcc -O3 -std=c++17 -gencode arch=compute_90,code=sm_90 -DHAL_WGMMA_PTX -I."
+			for c in $checks; do
+				name=${c%%:*} family=${c#*:}
+				{
+					if [ "$name" = gemm_check ]; then
+						# shellcheck disable=SC2086
+						timeout 120 $nv -DHAL_CUBLAS -o "$GPU/$name" test/$name.cu gemm.cu -lcublas -ldl
+					else
+						false
+					fi ||
+						# shellcheck disable=SC2086
+						timeout 120 $nv -o "$GPU/$name" test/$name.cu $family gemm.cu -ldl
+				} >"$RES/${name}_build.log" 2>&1 &
+			done
+			wait
+		) &
+		checkpid=$!
 	fi
 
 	# Registers and spills of the sm_90a module as the driver will compile it.
@@ -110,15 +126,19 @@ run() {
 	step conformance 100 "$GPU/cuda.test" -test.v -test.timeout 95s
 	grep -E '^(--- FAIL|FAIL|ok|PASS)' "$RES/conformance.log" | head -n 40
 
-	if [ -n "$f1pid" ]; then
-		if wait "$f1pid" && [ -x "$GPU/f1_check" ]; then
-			step f1_check 120 "$GPU/f1_check"
-		else
-			echo "f1_check: FAIL (build, see f1_build.log)" | tee -a "$RES/summary.txt"
-			tail -n 20 "$RES/f1_build.log"
-		fi
+	if [ -n "$checkpid" ]; then
+		wait "$checkpid"
+		for c in $checks; do
+			local name=${c%%:*}
+			if [ -x "$GPU/$name" ]; then
+				step "$name" 60 "$GPU/$name"
+			else
+				echo "$name: FAIL (build, see ${name}_build.log)" | tee -a "$RES/summary.txt"
+				tail -n 20 "$RES/${name}_build.log"
+			fi
+		done
 	else
-		echo "f1_check: skipped (no nvcc or no test/f1_check.cu)" | tee -a "$RES/summary.txt"
+		echo "checks: skipped (no nvcc or no test/check.h)" | tee -a "$RES/summary.txt"
 	fi
 
 	step ssl_step 60 "$GPU/ssl.test" -test.run TestCUDAStepMatchesCPU -test.v

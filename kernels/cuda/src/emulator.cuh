@@ -1,6 +1,8 @@
-// emulator.cuh: a small CPU emulator of the CUDA features the dense and
-// InfoNCE kernels use, so that test/f1_check.cu can run them on a machine
-// without a GPU (built with g++ -DHAL_EMULATE, never by nvcc).
+// emulator.cuh: a small CPU emulator of the CUDA features the kernels use,
+// so that the library (scripts/build-kernels.sh emu) and the checks of
+// test/ (gemm_check.cu, conv_check.cu, infonce_check.cu, halluc_check.cu)
+// run on a machine without a GPU (built with g++ -DHAL_EMULATE, never by
+// nvcc).
 //
 // Every thread of a block is a ucontext fiber on one OS thread; blocks run
 // one after the other. __syncthreads and the warp-wide operations (shuffles,
