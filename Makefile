@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 25m
 # Seconds of fuzzing per target in `make test` (make fuzz FUZZTIME=60s for longer).
 FUZZTIME ?= 3s
 
-.PHONY: all build test test-short vet fuzz bench kernels gpu-check train-sweep data clean
+.PHONY: all build test test-short test-cuda-emu vet fuzz bench kernels kernels-emu gpu-check train-sweep data clean
 
 all: build
 
@@ -21,15 +21,44 @@ build:
 # vet, then runs every test, those of kernels/cuda verbosely into
 # build/cuda-test.log, of which it prints the verdicts: the CUDA conformance
 # suite runs when a GPU answers, otherwise the lines say why it was skipped;
-# then a few seconds of each fuzz target.
-test: data kernels vet
+# then the CUDA backend's tests on the CPU emulator (test-cuda-emu), so that a
+# kernel whose logic breaks fails without a GPU; then a few seconds of each
+# fuzz target.
+test: data kernels kernels-emu vet
 	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/kernels/cuda$$')
 	@mkdir -p build; echo "$(GO) test -v ./kernels/cuda > build/cuda-test.log"; \
 	$(GO) test -timeout $(TEST_TIMEOUT) -v ./kernels/cuda > build/cuda-test.log 2>&1; rc=$$?; \
 	grep -E -e '^--- (SKIP|FAIL)' -e '^(ok|FAIL)' -e 'no CUDA backend' build/cuda-test.log; \
 	if [ $$rc -ne 0 ]; then tail -n 150 build/cuda-test.log; fi; \
 	exit $$rc
+	@$(MAKE) --no-print-directory test-cuda-emu
 	@$(MAKE) --no-print-directory fuzz
+
+# The CUDA backend's tests on the CPU emulator (build/libhalcuda_emu.so,
+# kernels-emu), verbosely into build/cuda-emu-test.log, in two runs: every
+# test with the FP32 conformance suite; then the TF32 suite for the groups
+# that have TF32 kernels (CUDA_EMU_TF32; the others run the same kernels as in
+# FP32) without the shapes the emulator is slowest at (CUDA_EMU_SKIP: the
+# 512-wide GEMMs and the 32x32 ResNet convolutions, left to the FP32 run and
+# to the GPU check). On 2 cores: about 2.5 and 1 minutes, against 7 for
+# everything, which is
+#   make test-cuda-emu CUDA_EMU_TF32='.*' CUDA_EMU_SKIP=
+# A new conformance group with a TF32 path belongs in CUDA_EMU_TF32.
+CUDA_EMU_LIB ?= $(CURDIR)/build/libhalcuda_emu.so
+CUDA_EMU_TF32 ?= Gemm|GemmBatched|Conv2d|HallucinatorForward|HallucinatorBackward
+CUDA_EMU_SKIP ?= ^TestConformance$$/^(Gemm|Conv2d)$$/./^(M=(512|576)|M=256,N=2048|N=2,C=(3|64),H=32)
+test-cuda-emu: kernels-emu
+	@mkdir -p build; rm -f build/cuda-emu-test.log; \
+	export HALLUCINATOR_CUDA_LIB=$(CUDA_EMU_LIB) HALLUCINATOR_REQUIRE_GPU=1; \
+	echo "HALLUCINATOR_CUDA_LIB=$(CUDA_EMU_LIB) $(GO) test -v -skip '^TestConformance$$' ./kernels/cuda"; \
+	$(GO) test -timeout $(TEST_TIMEOUT) -v -skip '^TestConformance$$' ./kernels/cuda >> build/cuda-emu-test.log 2>&1 \
+		&& { echo "HALLUCINATOR_CUDA_LIB=$(CUDA_EMU_LIB) $(GO) test -v -run '^TestConformance$$/^($(CUDA_EMU_TF32))$$'" \
+			"-skip '$(CUDA_EMU_SKIP)' ./kernels/cuda"; \
+		$(GO) test -timeout $(TEST_TIMEOUT) -v -run '^TestConformance$$/^($(CUDA_EMU_TF32))$$' -skip '$(CUDA_EMU_SKIP)' \
+			./kernels/cuda >> build/cuda-emu-test.log 2>&1; }; rc=$$?; \
+	grep -E -e '^--- (SKIP|FAIL)' -e '^(ok|FAIL)' -e '^    --- FAIL' build/cuda-emu-test.log; \
+	if [ $$rc -ne 0 ]; then tail -n 150 build/cuda-emu-test.log; fi; \
+	exit $$rc
 
 # Everything but the long training tests.
 test-short: vet
@@ -56,6 +85,11 @@ bench:
 # from Debian's non-free section when nvcc is missing.
 kernels:
 	bash scripts/build-kernels.sh
+
+# The same kernels compiled by g++ for the CPU emulator
+# (build/libhalcuda_emu.so): no CUDA toolkit needed.
+kernels-emu:
+	bash scripts/build-kernels.sh emu
 
 # Builds the GPU test and benchmark binaries; run `scripts/gpu-check.sh run`
 # on the GPU machine.
