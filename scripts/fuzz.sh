@@ -15,6 +15,14 @@ while IFS= read -r file; do
 	for target in $(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$file" | sed 's/^func //'); do
 		echo "fuzz $dir $target ($fuzztime)"
 		if ! "$go" test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir" > build/fuzz.log 2>&1; then
+			if grep -q 'context deadline exceeded' build/fuzz.log && ! grep -qE 'Failing input|panic:|--- FAIL: .*#' build/fuzz.log; then
+				# The fuzzing engine sometimes reports its own deadline as a
+				# failure of the target when a worker is stopped mid-input;
+				# no input failed (none was written to testdata/fuzz).
+				echo "fuzz $target: the engine stopped at its deadline; no failing input"
+				grep -E '^fuzz: elapsed' build/fuzz.log | tail -n 1
+				continue
+			fi
 			cat build/fuzz.log
 			status=1
 		else
