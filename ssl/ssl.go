@@ -1,6 +1,6 @@
 // Package ssl holds the self-supervised frameworks (SimCLR, MoCo v1/v2,
-// SimSiam), the Hallucinator that any of them can switch on, and the tools to
-// evaluate what they learn (kNN monitor, linear probe, alignment and
+// SimSiam, BYOL), the Hallucinator that any of them can switch on, and the
+// tools to evaluate what they learn (kNN monitor, linear probe, alignment and
 // uniformity). Every framework is one small interface: a loss on a batch of
 // two views, an update after the optimiser step, and the encoder to evaluate.
 package ssl
@@ -30,7 +30,9 @@ type Framework interface {
 	// the next step's Loss, so what must outlive a step (MoCo's keys in
 	// its queue) is copied.
 	Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *autograd.Var
-	// AfterStep runs after the optimiser step (momentum encoder, queue).
+	// AfterStep runs after the optimiser step (momentum encoder, queue). A
+	// framework whose update depends on the position in the run (BYOL's
+	// momentum schedule) implements Scheduled as well.
 	AfterStep()
 	// Encoder is the backbone whose features are evaluated.
 	Encoder() *nn.ResNet
@@ -42,6 +44,16 @@ type Framework interface {
 	// Stats returns the last step's diagnostics (positive-pair cosine
 	// similarity with and without hallucination, lambda).
 	Stats() StepStats
+}
+
+// Scheduled is a Framework that needs the position of the step in flight
+// (BYOL's target momentum). The Trainer calls SetProgress before each step's
+// Loss with the global step (from 0) and the run's total number of steps;
+// the position comes from the Trainer's epoch and step, which checkpoints
+// hold, so a resumed run follows the same schedule. A framework used without
+// a Trainer, or wrapped in a type that hides the method, sees total 0.
+type Scheduled interface {
+	SetProgress(step, total int)
 }
 
 // StepStats are diagnostics of one training step, read from the device only
@@ -56,13 +68,14 @@ type StepStats struct {
 
 // Config chooses and configures a framework.
 type Config struct {
-	// Framework is one of "simclr", "mocov1", "mocov2", "simsiam".
+	// Framework is one of "simclr", "mocov1", "mocov2", "simsiam", "byol".
 	Framework string
 	// Hallucinate switches the Hallucinator on.
 	Hallucinate bool
 	// Compat reproduces the released code's behaviour: twins counted as
 	// negatives (SimCLR), keys enqueued twice (MoCo), the Hallucinator's MLP
-	// left out of the optimiser with a fixed predictor lr (SimSiam).
+	// left out of the optimiser with a fixed predictor lr (SimSiam); nothing
+	// for BYOL.
 	Compat bool
 	// Backbone.
 	Depth      int // 18 or 34
@@ -72,12 +85,14 @@ type Config struct {
 	// Heads.
 	ProjDim    int // projection output (128; SimSiam 512)
 	HiddenDim  int // projection hidden width (512; SimSiam's projector has two hidden layers)
-	PredHidden int // SimSiam predictor hidden width (128)
+	PredHidden int // predictor hidden width (SimSiam 128, BYOL 512)
 	// Loss.
 	Temperature float32
-	QueueSize   int     // MoCo
-	Momentum    float32 // MoCo key-encoder momentum
-	FixPredLR   bool    // SimSiam
+	QueueSize   int // MoCo
+	// Momentum is MoCo's key-encoder momentum, and BYOL's target momentum
+	// at the start of the run (it rises to 1 on a cosine, BYOLTau).
+	Momentum  float32
+	FixPredLR bool // SimSiam
 	// ShuffleBN is the number of batch-norm groups of MoCo's shuffling BN
 	// (He et al. 2020, section 3.3), on one device: both encoders normalise
 	// a batch in this many groups of samples (BatchNorm.Groups), and the key
@@ -102,6 +117,13 @@ func DefaultConfig(framework string) Config {
 	case "simsiam":
 		c.ProjDim = 512
 		c.FixPredLR = true
+	case "byol":
+		// The paper's heads (4096 hidden, 256 out) at the widths of the
+		// other frameworks' heads here; the predictor has the projector's
+		// shape. 0.99 is solo-learn's base momentum on CIFAR (the
+		// paper's 0.996 is for ImageNet).
+		c.PredHidden = 512
+		c.ShuffleBN = 0
 	}
 	return c
 }
@@ -114,11 +136,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("ssl: width %d and input channels %d must be positive", c.Width, c.InChannels)
 	case c.ProjDim <= 0 || c.HiddenDim <= 0:
 		return fmt.Errorf("ssl: projection sizes %d/%d must be positive", c.HiddenDim, c.ProjDim)
-	case c.Framework == "simsiam" && c.PredHidden <= 0:
+	case (c.Framework == "simsiam" || c.Framework == "byol") && c.PredHidden <= 0:
 		return fmt.Errorf("ssl: predictor hidden width %d must be positive", c.PredHidden)
 	case c.ShuffleBN < 0:
 		return fmt.Errorf("ssl: %d shuffling batch-norm groups, want >= 0", c.ShuffleBN)
-	case c.Framework != "simsiam" && !(c.Temperature > 0):
+	case c.Framework == "byol" && !(c.Momentum >= 0 && c.Momentum < 1):
+		return fmt.Errorf("ssl: BYOL base momentum %v, want in [0, 1)", c.Momentum)
+	case c.Framework != "simsiam" && c.Framework != "byol" && !(c.Temperature > 0):
 		return fmt.Errorf("ssl: temperature %v, want > 0", c.Temperature)
 	}
 	return nil
@@ -137,8 +161,10 @@ func New(b kernels.Backend, rng *rand.Rand, c Config) (Framework, error) {
 		return NewMoCo(b, rng, c)
 	case "simsiam":
 		return NewSimSiam(b, rng, c)
+	case "byol":
+		return NewBYOL(b, rng, c)
 	}
-	return nil, fmt.Errorf("ssl: unknown framework %q (want simclr, mocov1, mocov2 or simsiam)", c.Framework)
+	return nil, fmt.Errorf("ssl: unknown framework %q (want simclr, mocov1, mocov2, simsiam or byol)", c.Framework)
 }
 
 func newEncoder(b kernels.Backend, rng *rand.Rand, c Config) (*nn.ResNet, error) {

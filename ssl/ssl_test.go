@@ -134,7 +134,7 @@ func tinyTrainConfig() TrainConfig {
 // resuming into a fresh trainer, give the same parameters.
 func TestFrameworksTrainAndResume(t *testing.T) {
 	ds := twoViewData(24)
-	for _, fw := range []string{"simclr", "mocov1", "mocov2", "simsiam"} {
+	for _, fw := range []string{"simclr", "mocov1", "mocov2", "simsiam", "byol"} {
 		for _, hal := range []bool{false, true} {
 			name := fw
 			if hal {
@@ -260,10 +260,12 @@ func TestLoadRejectsOtherFramework(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	be := ref.New()
 	for _, c := range []Config{
-		{Framework: "byol", Depth: 18, Width: 4, InChannels: 1, ProjDim: 8, HiddenDim: 8, Temperature: 0.1},
+		{Framework: "barlowtwins", Depth: 18, Width: 4, InChannels: 1, ProjDim: 8, HiddenDim: 8, Temperature: 0.1},
 		func() Config { c := tinyConfig("simclr", false); c.Depth = 50; return c }(),
 		func() Config { c := tinyConfig("simclr", false); c.Temperature = 0; return c }(),
 		func() Config { c := tinyConfig("mocov2", false); c.QueueSize = 0; return c }(),
+		func() Config { c := tinyConfig("byol", false); c.Momentum = 1; return c }(),
+		func() Config { c := tinyConfig("byol", false); c.PredHidden = 0; return c }(),
 	} {
 		if _, err := New(be, tensor.NewRand(1), c); err == nil {
 			t.Errorf("config %+v accepted", c)

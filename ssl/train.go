@@ -205,6 +205,9 @@ func (t *Trainer) step(b *data.Batch) (StepInfo, error) {
 	v2 := autograd.NewVar(t.be.FromHost(tensor.FromSlice(b.Views[1], shape...)), false)
 	// One random stream per step, so that a resumed run draws the same.
 	rng := rand.New(rand.NewPCG(t.Cfg.Seed^0x5eed, uint64(global)))
+	if sc, ok := t.FW.(Scheduled); ok {
+		sc.SetProgress(global, t.Cfg.Epochs*t.steps)
+	}
 	t.FW.SetTraining(true)
 	t.tp.Recycle() // the previous step's values, read by Stats until now
 	t.opt.ZeroGrad()
