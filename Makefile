@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 25m
 # Seconds of fuzzing per target in `make test` (make fuzz FUZZTIME=60s for longer).
 FUZZTIME ?= 3s
 
-.PHONY: all build test test-short test-cuda-emu vet fuzz bench kernels kernels-emu gpu-check train-sweep data clean
+.PHONY: all build test test-short test-cuda-emu vet fuzz bench bench-cpu-step kernels kernels-emu gpu-check train-sweep data clean
 
 all: build
 
@@ -80,6 +80,13 @@ data:
 # Benchmarks against references (OpenBLAS, gonum, the plain-Go reference).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./bench
+
+# The CPU training step beside PyTorch at its best (both layouts, tuned
+# allocators, batch 32-256, 1 and 2 threads, alternated runs); about an hour.
+# BENCH_ARGS narrows it, e.g. BENCH_ARGS='--model fmnist --threads 2'.
+bench-cpu-step:
+	bash scripts/install-torch.sh
+	/usr/bin/python3 bench/torch_cpu_step.py $(BENCH_ARGS)
 
 # The CUDA kernel library (build/libhalcuda.so); installs the CUDA toolkit
 # from Debian's non-free section when nvcc is missing.

@@ -161,9 +161,9 @@ class BasicBlock(nn.Module):
 class ResNet18CIFAR(nn.Module):
     """ResNet-18 with the CIFAR stem (3x3 stride-1 conv, no max pool)."""
 
-    def __init__(self, width=64):
+    def __init__(self, width=64, in_channels=3):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
         layers, cin = [], width
         for i, cout in enumerate([width, 2 * width, 4 * width, 8 * width]):
             stride = 1 if i == 0 else 2
