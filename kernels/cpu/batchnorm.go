@@ -30,22 +30,34 @@ func bnDims(op string, x *tensor.Tensor, cs ...*tensor.Tensor) (n, c, inner int)
 	return n, c, inner
 }
 
-// bnStats returns the mean and biased variance of channel c.
-func bnStats(x []float32, n, c, C, inner int) (mean, variance float64) {
+// bnStatsPlanes accumulates, for channels [lo, hi) of x [N, C, inner], the
+// mean and biased variance into mean and variance (indexed from lo), each
+// channel's sums shifted by its first element. It reads x in memory order
+// (image by image, the channels' planes of each, rather than channel by
+// channel across the batch, whose planes lie a whole image apart and defeat
+// the prefetcher), adding each channel's segments in image order.
+func bnStatsPlanes(x []float32, n, C, inner, lo, hi int, mean, variance []float64) {
+	w := hi - lo
+	sum, sq := mean[:w], variance[:w]
+	clear(sum)
+	clear(sq)
 	cnt := n * inner
 	if cnt == 0 {
-		return 0, 0
+		return
 	}
-	shift := float64(x[c*inner])
-	var sum, sq float64
 	for i := 0; i < n; i++ {
-		s, q := segStats(x[(i*C+c)*inner:(i*C+c+1)*inner], shift)
-		sum += s
-		sq += q
+		for c := lo; c < hi; c++ {
+			s, q := segStats(x[(i*C+c)*inner:(i*C+c+1)*inner], float64(x[c*inner]))
+			sum[c-lo] += s
+			sq[c-lo] += q
+		}
 	}
-	m := sum / float64(cnt)
-	variance = sq/float64(cnt) - m*m
-	return shift + m, max(variance, 0)
+	for j := range sum {
+		m := sum[j] / float64(cnt)
+		v := sq[j]/float64(cnt) - m*m
+		sum[j] = float64(x[(lo+j)*inner]) + m
+		sq[j] = max(v, 0)
+	}
 }
 
 // splitMean returns m as a float32 pair whose sum is m to about 48 bits.
@@ -130,12 +142,19 @@ func (b *Backend) BatchNormTrain(p kernels.BNParams, x, gamma, beta, y, saveMean
 		return
 	}
 	b.parallel(C, 3*n*inner, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			mean, variance := bnStats(xd, n, c, C, inner)
-			mhi, mlo, a, bb := update(c, mean, variance)
-			for i := 0; i < n; i++ {
+		w := hi - lo
+		mean, variance := make([]float64, w), make([]float64, w)
+		bnStatsPlanes(xd, n, C, inner, lo, hi, mean, variance)
+		mh, ml := make([]float32, w), make([]float32, w)
+		a, bb := make([]float32, w), make([]float32, w)
+		for j := range a {
+			mh[j], ml[j], a[j], bb[j] = update(lo+j, mean[j], variance[j])
+		}
+		// In memory order: image by image, the task's channels of each.
+		for i := 0; i < n; i++ {
+			for c := lo; c < hi; c++ {
 				o := (i*C + c) * inner
-				bnAffine(xd[o:o+inner], yd[o:o+inner], mhi, mlo, a, bb, p.ReLU)
+				bnAffine(xd[o:o+inner], yd[o:o+inner], mh[c-lo], ml[c-lo], a[c-lo], bb[c-lo], p.ReLU)
 			}
 		}
 	})
@@ -226,27 +245,36 @@ func (b *Backend) BatchNormBackward(p kernels.BNParams, x, y, dy, gamma, saveMea
 		})
 		return
 	}
+	// Both passes in memory order, image by image (see bnStatsPlanes); each
+	// channel's sums add its segments in image order as before.
 	b.parallel(C, 5*n*inner, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			var sg, sgx float64
-			for i := 0; i < n; i++ {
-				o := (i*C + c) * inner
-				var yr []float32
-				if p.ReLU {
-					yr = yd[o : o+inner]
-				}
-				a, bx := bnGradSums(xd[o:o+inner], dyd[o:o+inner], yr, sm[c])
-				sg += a
-				sgx += bx
+		w := hi - lo
+		sg, sgx := make([]float64, w), make([]float64, w)
+		seg := func(i, c int) (x, dy, y []float32) {
+			o := (i*C + c) * inner
+			if p.ReLU {
+				y = yd[o : o+inner]
 			}
-			ka, kb, kc := coefs(c, sg, sgx)
-			for i := 0; i < n; i++ {
+			return xd[o : o+inner], dyd[o : o+inner], y
+		}
+		for i := 0; i < n; i++ {
+			for c := lo; c < hi; c++ {
+				x, dy, y := seg(i, c)
+				a, bx := bnGradSums(x, dy, y, sm[c])
+				sg[c-lo] += a
+				sgx[c-lo] += bx
+			}
+		}
+		ka, kb, kc := make([]float64, w), make([]float64, w), make([]float64, w)
+		for j := range ka {
+			ka[j], kb[j], kc[j] = coefs(lo+j, sg[j], sgx[j])
+			kc[j] -= kb[j] * float64(sm[lo+j])
+		}
+		for i := 0; i < n; i++ {
+			for c := lo; c < hi; c++ {
+				x, dy, y := seg(i, c)
 				o := (i*C + c) * inner
-				var yr []float32
-				if p.ReLU {
-					yr = yd[o : o+inner]
-				}
-				bnGradApply(xd[o:o+inner], dyd[o:o+inner], yr, dxd[o:o+inner], ka, kb, kc-kb*float64(sm[c]))
+				bnGradApply(x, dy, y, dxd[o:o+inner], ka[c-lo], kb[c-lo], kc[c-lo])
 			}
 		}
 	})
