@@ -42,6 +42,12 @@ func FillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) er
 // computed by m in evaluation mode in batches of batch images, without
 // augmentation. It leaves m in evaluation mode.
 func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Dataset, nm data.Normalize, batch int) (*tensor.Tensor, error) {
+	return embed(ctx, be, m, ds, nm, batch, nil)
+}
+
+// embed is Embed, calling progress (when not nil) with the number of images
+// embedded after each batch.
+func embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Dataset, nm data.Normalize, batch int, progress func(done int)) (*tensor.Tensor, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("ssl: embedding batch size %d, want > 0", batch)
 	}
@@ -76,6 +82,9 @@ func Embed(ctx context.Context, be kernels.Backend, m nn.Module, ds *data.Datase
 			feats = make([]float32, 0, ds.N*d)
 		}
 		feats = append(feats, h.Data()...)
+		if progress != nil {
+			progress(hi)
+		}
 	}
 	if err := be.Sync(); err != nil {
 		return nil, err

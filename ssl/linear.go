@@ -47,6 +47,13 @@ type ProbeResult struct {
 // [N, D]) and reports its test accuracy after every epoch.
 func LinearProbe(ctx context.Context, be kernels.Backend, c ProbeConfig, train *tensor.Tensor, trainLabels []int32,
 	test *tensor.Tensor, testLabels []int32, classes int) (ProbeResult, error) {
+	return linearProbe(ctx, be, c, train, trainLabels, test, testLabels, classes, nil)
+}
+
+// linearProbe is LinearProbe, calling progress (when not nil) with the
+// number of epochs done after each.
+func linearProbe(ctx context.Context, be kernels.Backend, c ProbeConfig, train *tensor.Tensor, trainLabels []int32,
+	test *tensor.Tensor, testLabels []int32, classes int, progress func(done int)) (ProbeResult, error) {
 	var res ProbeResult
 	if c.Epochs <= 0 || c.BatchSize <= 0 || !(c.LR > 0) {
 		return res, fmt.Errorf("ssl: linear probe with %d epochs, batch %d, lr %v", c.Epochs, c.BatchSize, c.LR)
@@ -115,6 +122,9 @@ func LinearProbe(ctx context.Context, be kernels.Backend, c ProbeConfig, train *
 		res.Curve = append(res.Curve, acc)
 		res.Last = acc
 		res.Best = math.Max(res.Best, acc)
+		if progress != nil {
+			progress(ep + 1)
+		}
 	}
 	return res, nil
 }
