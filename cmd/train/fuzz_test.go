@@ -16,6 +16,7 @@ func FuzzConfig(f *testing.F) {
 		{"-framework", "mocov2", "-hallucinate=false"},
 		{"-framework", "simsiam", "-preset", "gpu", "-epochs", "3"},
 		{"-framework", "simclr", "-knn-ks", "1,5", "-on-nonfinite", "skip"},
+		{"-framework", "byol", "-key-momentum", "0.996"},
 	} {
 		o, err := parseFlags(args, io.Discard)
 		if err != nil {
@@ -26,7 +27,7 @@ func FuzzConfig(f *testing.F) {
 		f.Add(raw)
 	}
 	for _, s := range []string{
-		`{}`, `null`, `[]`, `{"framework":"byol"}`, `{"epochs":-1}`, `{"lr":1e400}`,
+		`{}`, `null`, `[]`, `{"framework":"barlowtwins"}`, `{"epochs":-1}`, `{"lr":1e400}`,
 		`{"warmup_epochs":1e300}`, `{"knn_ks":"0,5"}`, `{"batch":1}`, `{"anchor_crop":"auto","hallucinate":true}`,
 		`{"depth":18,"width":9223372036854775807}`, `{"min_scale":-0}`, `{"framework":"SIMCLR"}`,
 	} {

@@ -1,5 +1,5 @@
 // Command train pre-trains an encoder with a self-supervised framework
-// (SimCLR, MoCo v1/v2, SimSiam), with or without the Hallucinator, then
+// (SimCLR, MoCo v1/v2, SimSiam, BYOL), with or without the Hallucinator, then
 // evaluates it with a kNN monitor and a linear probe. It writes the run's
 // configuration, metrics (JSON lines), checkpoints, a summary and PNG plots
 // to its output directory, and resumes an interrupted run with -resume.

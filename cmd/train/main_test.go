@@ -19,7 +19,7 @@ import (
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-framework", "byol"},
+		{"-framework", "barlowtwins"},
 		{"-device", "tpu"},
 		{"-preset", "tpu"},
 		{"-knn-ks", "0,5"},
@@ -86,6 +86,8 @@ func TestPresets(t *testing.T) {
 		{args: []string{"-framework", "mocov2"}, width: 8, epochs: 8, temperature: 0.1},
 		{args: []string{"-framework", "mocov1"}, gpu: true, width: 64, epochs: 500, temperature: 0},
 		{args: []string{"-framework", "simsiam"}, width: 8, epochs: 6, temperature: 0},
+		{args: []string{"-framework", "byol"}, width: 8, epochs: 5, temperature: 0},
+		{args: []string{"-framework", "byol"}, gpu: true, width: 64, epochs: 500, temperature: 0},
 		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16", "-epochs", "3"}, width: 16, epochs: 3, temperature: 0.5},
 		{args: []string{"-framework", "mocov2", "-preset", "cpu"}, gpu: true, width: 8, epochs: 8, temperature: 0.1},
 		{args: []string{"-framework", "simclr", "-preset", "gpu"}, width: 64, epochs: 500, temperature: 0},
@@ -104,13 +106,13 @@ func TestPresets(t *testing.T) {
 		switch {
 		case o.Width == 64: // the paper's protocol
 			scale, jitter = 0.2, 0.4
-		case tc.args[1] == "simsiam":
+		case tc.args[1] == "simsiam" || tc.args[1] == "byol":
 			scale, jitter = 0.5, 0.8
 		case tc.args[1] == "simclr":
 			jitter = 0.8
 		}
 		anchor := "on" // auto with the Hallucinator, resolved
-		if tc.args[1] == "simsiam" && o.Width != 64 {
+		if (tc.args[1] == "simsiam" || tc.args[1] == "byol") && o.Width != 64 {
 			anchor = "off"
 		}
 		if o.AnchorCrop != anchor {
@@ -136,6 +138,7 @@ func TestWarmupPreset(t *testing.T) {
 		{[]string{"-framework", "mocov2", "-hallucinate=false"}, false, 0.2},
 		{[]string{"-framework", "simclr"}, false, 0.2},
 		{[]string{"-framework", "simsiam"}, false, 0.2},
+		{[]string{"-framework", "byol"}, false, 0.2},
 		{[]string{"-framework", "mocov2"}, true, 10},
 		{[]string{"-framework", "mocov2", "-warmup", "0.5"}, false, 0.5},
 		{[]string{"-framework", "simclr", "-warmup", "0"}, false, 0},
@@ -294,6 +297,9 @@ func TestHeadWidths(t *testing.T) {
 		{"mocov2", []string{"-proj-hidden", "40", "-proj-dim", "12"}, map[string][]int{"head_q.0.weight": {40, 16}, "head_q.2.weight": {12, 40}}},
 		{"simsiam", []string{"-proj-hidden", "36", "-proj-dim", "20", "-pred-hidden", "6"},
 			map[string][]int{"projector.0.weight": {36, 16}, "projector.3.weight": {36, 36}, "projector.6.weight": {20, 36}, "predictor.0.weight": {6, 20}, "predictor.3.weight": {20, 6}}},
+		{"byol", nil, map[string][]int{"projector.0.weight": {512, 16}, "projector.3.weight": {128, 512}, "predictor.0.weight": {512, 128}, "predictor.3.weight": {128, 512}}},
+		{"byol", []string{"-proj-hidden", "36", "-proj-dim", "20", "-pred-hidden", "6"},
+			map[string][]int{"projector.0.weight": {36, 16}, "projector.3.weight": {20, 36}, "predictor.0.weight": {6, 20}, "predictor.3.weight": {20, 6}, "hallucinator.4.weight": {20, 40}}},
 	} {
 		var stderr bytes.Buffer
 		args := append([]string{"-framework", tc.framework, "-width", "2", "-batch", "4", "-shuffle-bn", "2", "-queue", "8"}, tc.flags...)

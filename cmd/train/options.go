@@ -73,18 +73,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			"Sizes left at 0 take the device's preset: a ~10-minute run on a CPU, the paper's protocol on a GPU.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.Framework, "framework", "simclr", "simclr, mocov1, mocov2 or simsiam")
+	fs.StringVar(&o.Framework, "framework", "simclr", "simclr, mocov1, mocov2, simsiam or byol")
 	fs.BoolVar(&o.Hallucinate, "hallucinate", true, "switch the Hallucinator on")
 	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator)")
-	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator; off in the CPU preset of SimSiam), on, off")
-	fs.Float64Var(&o.Jitter, "color-jitter", -1, "ColorJitter strength of the pre-training views: brightness, contrast and saturation, a quarter of it for hue (0: none; -1: preset, the paper's 0.4 on a GPU, on a CPU 0.6 for MoCo, 0.8 for SimCLR and SimSiam)")
+	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator; off in the CPU preset of SimSiam and BYOL), on, off")
+	fs.Float64Var(&o.Jitter, "color-jitter", -1, "ColorJitter strength of the pre-training views: brightness, contrast and saturation, a quarter of it for hue (0: none; -1: preset, the paper's 0.4 on a GPU, on a CPU 0.6 for MoCo, 0.8 for SimCLR, SimSiam and BYOL)")
 	fs.Float64Var(&o.MinScale, "min-scale", 0, "smallest crop area of RandomResizedCrop, as a fraction of the image (0: preset; the paper's is 0.2)")
 	fs.StringVar(&o.Dataset, "dataset", "fashion-mnist", "fashion-mnist, mnist, cifar10, cifar100, stl10, tiny-imagenet or folder")
 	fs.StringVar(&o.DataDir, "data", "", "data directory (default: Debian's Fashion-MNIST for fashion-mnist)")
 	fs.IntVar(&o.ImageSize, "image-size", 0, "image side for folder data sets (0: 64)")
 	fs.IntVar(&o.TrainSubset, "train-subset", -1, "pre-train on the first N training images (0: all; -1: device preset)")
 	fs.IntVar(&o.TestSubset, "test-subset", 0, "evaluate on the first N test images (0: all)")
-	fs.IntVar(&o.Epochs, "epochs", 0, "pre-training epochs (0: preset; on a CPU 8 for MoCo, 6 for SimCLR and SimSiam)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "pre-training epochs (0: preset; on a CPU 8 for MoCo, 6 for SimCLR and SimSiam, 5 for BYOL)")
 	fs.IntVar(&o.Batch, "batch", 0, "batch size (images; each gives two views)")
 	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (0: preset)")
 	fs.Float64Var(&o.FinalLR, "final-lr", -1, "learning rate at the end of the cosine schedule (-1: lr/10)")
@@ -94,11 +94,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.WeightDecay, "wd", 1e-4, "weight decay")
 	fs.Float64Var(&o.Temperature, "temperature", 0, "InfoNCE temperature (0: the framework's default; in the CPU preset 0.2 for SimCLR, 0.1 for MoCo)")
 	fs.IntVar(&o.Queue, "queue", 0, "MoCo queue size (0: preset)")
-	fs.Float64Var(&o.KeyMomentum, "key-momentum", 0.99, "MoCo key-encoder momentum")
+	fs.Float64Var(&o.KeyMomentum, "key-momentum", 0.99, "MoCo key-encoder momentum; BYOL's target momentum at the start, raised to 1 on a cosine over the run")
 	fs.IntVar(&o.ShuffleBN, "shuffle-bn", 4, "MoCo's shuffling batch norm: batch-norm groups, keys shuffled among them (0: off); the batch size must be a multiple")
 	fs.IntVar(&o.ProjHidden, "proj-hidden", 0, "hidden width of the projection head (0: the framework's, 512)")
 	fs.IntVar(&o.ProjDim, "proj-dim", 0, "output width of the projection head (0: the framework's, 128; SimSiam 512)")
-	fs.IntVar(&o.PredHidden, "pred-hidden", 0, "hidden width of SimSiam's predictor (0: 128)")
+	fs.IntVar(&o.PredHidden, "pred-hidden", 0, "hidden width of the predictor of SimSiam and BYOL (0: the framework's, SimSiam 128, BYOL 512)")
 	fs.IntVar(&o.Width, "width", 0, "ResNet base width (0: preset; 64 is the paper's)")
 	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
 	fs.StringVar(&o.Stem, "stem", "auto", "ResNet stem: cifar (3x3 stride 1), cifar-pool (cifar and a 2x2 max pool), imagenet (7x7 stride 2 and a max pool), or auto (imagenet above 64 pixels, else the preset's)")
@@ -131,9 +131,9 @@ func (o *options) check() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	o.Framework = strings.ToLower(o.Framework)
 	switch o.Framework {
-	case "simclr", "mocov1", "mocov2", "simsiam":
+	case "simclr", "mocov1", "mocov2", "simsiam", "byol":
 	default:
-		bad("-framework %q: want simclr, mocov1, mocov2 or simsiam", o.Framework)
+		bad("-framework %q: want simclr, mocov1, mocov2, simsiam or byol", o.Framework)
 	}
 	switch o.AnchorCrop {
 	case "auto", "on", "off":
@@ -252,11 +252,15 @@ func parseKs(list string) ([]int, error) {
 }
 
 // cpuEpochs is the CPU preset's number of epochs of a framework: what fits
-// about nine minutes of pre-training on two cores.
+// about nine minutes of pre-training on two cores. A BYOL step also runs
+// the target network forward on both views, about a third more work than a
+// SimSiam step: 5 epochs (not tuned).
 func cpuEpochs(framework string) int {
 	switch framework {
 	case "mocov1", "mocov2":
 		return 8
+	case "byol":
+		return 5
 	}
 	return 6
 }
@@ -271,10 +275,11 @@ func cpuEpochs(framework string) int {
 // Hallucinator scored 81.96 % kNN with it and 83.38 % without, so the preset
 // leaves it off for SimSiam ("off"; "auto" elsewhere). SimCLR takes jitter
 // 0.8 as well: over its six epochs it scored 84.51 % (with the
-// Hallucinator 83.37 %) against 84.07 % (82.92 %) with 0.6.
+// Hallucinator 83.37 %) against 84.07 % (82.92 %) with 0.6. BYOL, the
+// other framework without negatives, takes SimSiam's settings (not tuned).
 func cpuAugment(framework string) (minScale, jitter float64, anchorCrop string) {
 	switch framework {
-	case "simsiam":
+	case "simsiam", "byol":
 		return 0.5, 0.8, "off"
 	case "simclr":
 		return 0.9, 0.8, "auto"
@@ -289,7 +294,7 @@ func cpuAugment(framework string) (minScale, jitter float64, anchorCrop string) 
 // queries' cosine to their keys fell to 0.13-0.23 soon after, the loss rose
 // from 5.6 to 6.7, and MoCo v2 + Hallucinator ended at 80.98 % kNN; with a
 // whole epoch it scored 84.61 %. MoCo without the Hallucinator, SimCLR and
-// SimSiam showed no such dip.
+// SimSiam showed no such dip. BYOL takes 0.2 as SimSiam (not tuned).
 func cpuWarmup(framework string, hallucinate bool) float64 {
 	switch framework {
 	case "mocov1", "mocov2":
@@ -340,7 +345,7 @@ func (o *options) applyPreset(accelerator bool) {
 	} else {
 		// About ten minutes on two cores: a width-8 ResNet-18, batch 64,
 		// as many epochs as fit (a MoCo step trains one encoder, SimCLR
-		// and SimSiam two), gentler crops and stronger colour jitter than
+		// and SimSiam two, BYOL two and runs a third), gentler crops and stronger colour jitter than
 		// the paper's (cpuAugment), which at this budget gave 2-5 points
 		// more kNN accuracy on Fashion-MNIST (crops of 20 % of a 28x28
 		// image leave too little of it).

@@ -221,7 +221,7 @@ func TestResumeMatrix(t *testing.T) {
 		{"kill mid epoch 2", true, 6},
 		{"kill after epoch 1", true, -1},
 	}
-	for _, fw := range []string{"simclr", "mocov1", "mocov2", "simsiam"} {
+	for _, fw := range []string{"simclr", "mocov1", "mocov2", "simsiam", "byol"} {
 		for _, hal := range []bool{false, true} {
 			name := fw
 			if hal {
