@@ -644,48 +644,7 @@ func twoViewEmbeddings(ctx context.Context, be kernels.Backend, fw ssl.Framework
 }
 
 func plots(dir string) error {
-	f, err := os.Open(filepath.Join(dir, metricsFile))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var loss, pos, hal, knnS series
-	loss.Name, pos.Name, hal.Name, knnS.Name = "loss", "positive cos", "hallucinated cos", "kNN accuracy"
-	dec := json.NewDecoder(f)
-	for {
-		var r map[string]any
-		if err := dec.Decode(&r); err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("%s: %w", metricsFile, err)
-		}
-		num := func(k string) float64 { v, _ := r[k].(float64); return v }
-		switch r["type"] {
-		case "step":
-			loss.X, loss.Y = append(loss.X, num("global_step")), append(loss.Y, num("loss"))
-			pos.X, pos.Y = append(pos.X, num("global_step")), append(pos.Y, num("pos_cos"))
-			if num("hal_cos") != 0 {
-				hal.X, hal.Y = append(hal.X, num("global_step")), append(hal.Y, num("hal_cos"))
-			}
-		case "epoch":
-			if v, ok := r["knn"].(float64); ok {
-				knnS.X, knnS.Y = append(knnS.X, num("epoch")), append(knnS.Y, v)
-			}
-		case "final":
-			knnS.X, knnS.Y = append(knnS.X, float64(len(knnS.X)+1)), append(knnS.Y, num("knn"))
-		}
-	}
-	if err := writePlot(filepath.Join(dir, "loss.png"), "pre-training loss", "step", []series{loss}); err != nil {
-		return err
-	}
-	sim := []series{pos}
-	if len(hal.X) > 0 {
-		sim = append(sim, hal)
-	}
-	if err := writePlot(filepath.Join(dir, "similarity.png"), "cosine similarity to the positive", "step", sim); err != nil {
-		return err
-	}
-	return writePlot(filepath.Join(dir, "accuracy.png"), "kNN accuracy", "evaluation", []series{knnS})
+	return writeRunPlots(dir)
 }
 
 func mustJSON(v any) string {
