@@ -274,7 +274,6 @@ func writeAccuracyPlot(path string, m *runMetrics) error {
 	lo, hi := dataRange(append(append([]float64(nil), ys...), fy...))
 	p.Y.Min, p.Y.Max = percentRange(lo, hi)
 	p.X.Min, p.X.Max = epochRange(append(xs, fx...))
-	p.X.Tick.Marker = niceTicks{n: 8, integer: true}
 	return savePlot(path, p, &leg, plotW, plotH)
 }
 
@@ -288,18 +287,16 @@ func writeProbePlot(path string, curve []float64) error {
 		best = math.Max(best, 100*v)
 	}
 	p := newPlot(fmt.Sprintf("linear probe on the frozen features (last %.2f %%, best %.2f %%)", ys[len(ys)-1], best), "probe epoch", "test accuracy (%)")
-	leg := plot.NewLegend()
 	if err := addLine(p, nil, "", xs, ys, green); err != nil {
 		return err
 	}
-	if err := addPoints(p, &leg, "linear probe", xs, ys, green, draw.CircleGlyph{}, 2.5); err != nil {
+	if err := addPoints(p, nil, "", xs, ys, green, draw.CircleGlyph{}, 2.5); err != nil {
 		return err
 	}
 	lo, hi := dataRange(ys)
 	p.Y.Min, p.Y.Max = percentRange(lo, hi)
 	p.X.Min, p.X.Max = epochRange(xs)
-	p.X.Tick.Marker = niceTicks{n: 8, integer: true}
-	return savePlot(path, p, &leg, plotW, plotH)
+	return savePlot(path, p, nil, plotW, plotH)
 }
 
 // newPlot returns a plot with a title, axis labels, round ticks and a
@@ -310,7 +307,8 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p.Title.TextStyle.Font.Size = vg.Points(13)
 	p.Title.Padding = vg.Points(8)
 	p.X.Label.Text, p.Y.Label.Text = xlabel, ylabel
-	p.X.Tick.Marker = niceTicks{n: 8}
+	// Steps and epochs are whole numbers.
+	p.X.Tick.Marker = niceTicks{n: 8, integer: true}
 	p.Y.Tick.Marker = niceTicks{n: 6}
 	g := plotter.NewGrid()
 	g.Vertical.Color = color.Gray{215}
@@ -347,6 +345,10 @@ func addLine(p *plot.Plot, leg *plot.Legend, name string, xs, ys []float64, c co
 	p.Add(l)
 	if leg != nil {
 		leg.Add(name, l)
+	}
+	if len(pts) == 1 {
+		// A line through one point draws nothing: mark the point.
+		return addPoints(p, nil, "", xs, ys, c, draw.CircleGlyph{}, 2.5)
 	}
 	return nil
 }
