@@ -86,7 +86,7 @@ func TestPresets(t *testing.T) {
 		{args: []string{"-framework", "mocov2"}, width: 8, epochs: 8, temperature: 0.1},
 		{args: []string{"-framework", "mocov1"}, gpu: true, width: 64, epochs: 500, temperature: 0},
 		{args: []string{"-framework", "simsiam"}, width: 8, epochs: 6, temperature: 0},
-		{args: []string{"-framework", "byol"}, width: 8, epochs: 5, temperature: 0},
+		{args: []string{"-framework", "byol"}, width: 8, epochs: 6, temperature: 0},
 		{args: []string{"-framework", "byol"}, gpu: true, width: 64, epochs: 500, temperature: 0},
 		{args: []string{"-framework", "simclr", "-temperature", "0.5", "-width", "16", "-epochs", "3"}, width: 16, epochs: 3, temperature: 0.5},
 		{args: []string{"-framework", "mocov2", "-preset", "cpu"}, gpu: true, width: 8, epochs: 8, temperature: 0.1},
