@@ -2,6 +2,7 @@ package ssl
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -46,6 +47,11 @@ type TrainConfig struct {
 	// buffers for that, made before each step. After MaxSkipsInARow skipped
 	// steps in a row training stops all the same.
 	OnNonFinite string
+	// Norm is the per-channel normalisation that the views end with, which
+	// an encoder's user must apply to its input. Save records it in the
+	// checkpoint's MetaEncoder metadata when it is set (one mean and std
+	// per channel of the data set); it changes nothing in training.
+	Norm data.Normalize
 }
 
 // MaxSkipsInARow is how many consecutive non-finite steps OnNonFinite "skip"
@@ -313,7 +319,10 @@ const (
 )
 
 // Save writes the framework's state, the optimisers' state and the position
-// to path atomically (one safetensors file), with extra metadata.
+// to path atomically (one safetensors file), with extra metadata. The
+// metadata also describes the encoder under MetaEncoder (architecture, input
+// channels, image size and, when TrainConfig.Norm is set, normalisation), so
+// that LoadEncoder can use it without the training code.
 func (t *Trainer) Save(path string, extra map[string]string) error {
 	ts, err := nn.StateTensors(t.FW)
 	if err != nil {
@@ -336,6 +345,18 @@ func (t *Trainer) Save(path string, extra map[string]string) error {
 	}
 	meta := map[string]string{metaEpoch: strconv.Itoa(t.Epoch), metaStep: strconv.Itoa(t.Step), metaFramework: t.FW.Name(),
 		metaSkipped: strconv.Itoa(t.Skipped)}
+	if enc := t.FW.Encoder(); enc != nil {
+		info := encoderInfo(enc, encoderPrefix(t.FW), t.ds.H, t.Cfg.Norm)
+		info.Framework = t.FW.Name()
+		if info.Norm != nil && len(info.Norm.Mean) != info.InChannels {
+			return fmt.Errorf("ssl: not writing %s: TrainConfig.Norm has %d means for %d-channel images", path, len(info.Norm.Mean), info.InChannels)
+		}
+		raw, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		meta[MetaEncoder] = string(raw)
+	}
 	for k, v := range extra {
 		if _, ok := meta[k]; !ok {
 			meta[k] = v
