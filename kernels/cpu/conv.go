@@ -38,7 +38,9 @@ import (
 // rather than K and which needs no scatter-add. With AVX-512, column
 // matrices whose rows im2colRow would fill in short pieces (small planes,
 // strides) are filled by masked copies and gathers instead, and the col2im
-// of strided convolutions scatter-adds (im2colsimd.go).
+// of strided convolutions scatter-adds (im2colsimd.go). The forward and
+// backward data passes of 3x3 stride-1 pad-1 convolutions with enough
+// channels and pixels run on Winograd F(2x2, 3x3) instead (winograd.go).
 
 const (
 	// convCols is the number of GEMM columns a panel aims for.
@@ -194,6 +196,10 @@ func (b *Backend) conv2d(g convGeom, n int, xd, wd, yd []float32) {
 		clear(yd[:n*kpq])
 		return
 	}
+	if b.useWinograd(&g) {
+		b.winograd(g, n, xd, wd, yd)
+		return
+	}
 	pl := b.plan(g, n)
 	if g.pointwise() {
 		b.runTasks(pl.tasks, func(t int) {
@@ -238,7 +244,7 @@ func (b *Backend) Conv2dBackwardData(p kernels.ConvParams, dy, w, dx *tensor.Ten
 	if n == 0 {
 		return
 	}
-	if fg, ok := g.flipped(); ok && !g.pointwise() && b.useFlip(&g) {
+	if fg, ok := g.flipped(); ok && !g.pointwise() && (b.useFlip(&g) || b.useWinograd(&fg)) {
 		wf := b.scratch(len(wd))
 		defer b.release(wf)
 		b.flipFilters(&g, wd, wf)

@@ -55,6 +55,8 @@ type convPaths struct {
 	noDot        bool // no dot-product tiles for the backward filter
 	noFlip       bool // no backward data as a forward convolution (convflip.go)
 	noFastIm2col bool // no AVX-512 column matrices (im2colsimd.go)
+	noWinograd   bool // no Winograd F(2x2, 3x3) for 3x3 stride-1 pad-1 convolutions (winograd.go)
+	winogradAll  bool // Winograd for every such convolution, however small (tests)
 }
 
 var _ kernels.Full = (*Backend)(nil)
