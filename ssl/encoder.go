@@ -88,6 +88,13 @@ func loadEncoder(path string, be kernels.Backend) (*Encoder, map[string]string, 
 	return &Encoder{Info: info, Net: net, Norm: info.Norm.Normalize(), be: be, serial: be.Caps().Accelerator}, meta, nil
 }
 
+// ReadEncoderInfo returns the description of the encoder in the file path
+// (as LoadEncoder reads it) without building the network.
+func ReadEncoderInfo(path string) (EncoderInfo, error) {
+	info, _, _, err := readEncoder(path)
+	return info, err
+}
+
 // readEncoder reads path and returns the description of its encoder, the
 // encoder's tensors, renamed without the prefix, and the file's metadata.
 func readEncoder(path string) (EncoderInfo, []nn.NamedTensor, map[string]string, error) {

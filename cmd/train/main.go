@@ -66,6 +66,9 @@ type hooks struct {
 // run is the whole command; it returns instead of exiting so that tests can
 // call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(args[1:], stdout, stderr)
+	}
 	return runWith(ctx, args, stdout, stderr, hooks{})
 }
 
@@ -478,7 +481,7 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 	tc := ssl.TrainConfig{Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: o.Optimizer, LR: o.LR, FinalLR: o.FinalLR,
 		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
 		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps,
-		OnNonFinite: o.OnNonFinite}
+		OnNonFinite: o.OnNonFinite, Norm: s.norm}
 	tr, err := ssl.NewTrainer(be, fw, s.train, tc)
 	if err != nil {
 		return nil, nil, err
