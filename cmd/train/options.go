@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hallucinator/nn"
+	"hallucinator/ssl"
 )
 
 // options are the command's flags. Zero values of the sizes mean "the preset
@@ -251,139 +252,48 @@ func parseKs(list string) ([]int, error) {
 	return ks, nil
 }
 
-// cpuEpochs is the CPU preset's number of epochs of a framework: what fits
-// about nine minutes of pre-training on two cores. A BYOL step runs the
-// target network forward on both views besides what SimSiam does, but with
-// smaller heads (128-d outputs against 512, and so a Hallucinator a sixteenth
-// the size): 80 steps of the CPU preset took 16 s against SimSiam's 17 s,
-// so BYOL takes SimSiam's 6 epochs.
-func cpuEpochs(framework string) int {
-	switch framework {
-	case "mocov1", "mocov2":
-		return 8
-	}
-	return 6
-}
-
-// cpuAugment is the CPU preset's smallest crop area, colour-jitter strength
-// and anchor-crop setting for a framework: gentle crops for the contrastive
-// ones, which learn fastest from them at this budget, and stronger
-// augmentation for SimSiam, whose two-epoch kNN accuracy rose from 77.05 %
-// (crops of 90-100 %, jitter 0.6) to 81.91 % (crops of 50-100 %, jitter
-// 0.8). With crops that small the anchor crop's box, whose centres crowd its
-// edges, pushes a 28-pixel image's windows into its corners: SimSiam with the
-// Hallucinator scored 81.96 % kNN with it and 83.38 % without, so the preset
-// leaves it off for SimSiam ("off"; "auto" elsewhere). SimCLR takes jitter
-// 0.8 as well: over its six epochs it scored 84.51 % (with the
-// Hallucinator 83.37 %) against 84.07 % (82.92 %) with 0.6. BYOL, the
-// other framework without negatives, takes SimSiam's settings (not tuned).
-func cpuAugment(framework string) (minScale, jitter float64, anchorCrop string) {
-	switch framework {
-	case "simsiam", "byol":
-		return 0.5, 0.8, "off"
-	case "simclr":
-		return 0.9, 0.8, "auto"
-	}
-	return 0.9, 0.6, "auto"
-}
-
-// cpuWarmup is the CPU preset's linear warm-up in epochs: 0.2, and a whole
-// epoch for MoCo with the Hallucinator. There the Hallucinator's MLP, which
-// has no normalisation, can go astray when the learning rate reaches its
-// peak after a short warm-up: with seed 2 and 0.2 epochs the hallucinated
-// queries' cosine to their keys fell to 0.13-0.23 soon after, the loss rose
-// from 5.6 to 6.7, and MoCo v2 + Hallucinator ended at 80.98 % kNN; with a
-// whole epoch it scored 84.61 %. MoCo without the Hallucinator, SimCLR and
-// SimSiam showed no such dip. BYOL takes 0.2 as SimSiam (not tuned).
-func cpuWarmup(framework string, hallucinate bool) float64 {
-	switch framework {
-	case "mocov1", "mocov2":
-		if hallucinate {
-			return 1
-		}
-	}
-	return 0.2
-}
-
-// applyPreset fills sizes left at zero: the paper's protocol with -preset
-// gpu, or with -preset auto on an accelerator (the backend's
-// Caps().Accelerator), else the CPU run.
+// applyPreset fills the settings left at zero (or at -1, or "auto") from
+// the preset (ssl.PresetFor): -preset cpu or gpu, or with -preset auto the
+// gpu preset on an accelerator (the backend's Caps().Accelerator), else the
+// cpu one.
 func (o *options) applyPreset(accelerator bool) {
-	gpu := accelerator
-	switch o.Preset {
-	case "cpu":
-		gpu = false
-	case "gpu":
-		gpu = true
+	name := "cpu"
+	if accelerator {
+		name = "gpu"
 	}
-	set := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
+	if o.Preset == "cpu" || o.Preset == "gpu" {
+		name = o.Preset
+	}
+	p, err := ssl.PresetFor(name, o.Framework, o.Hallucinate)
+	if err != nil {
+		panic(err) // o.check has accepted the framework and the preset
+	}
+	set := func(v *int, x int) {
+		if *v == 0 {
+			*v = x
 		}
 	}
-	if gpu {
-		set(&o.Width, 64)
-		set(&o.Batch, 512)
-		set(&o.Epochs, 500)
-		set(&o.ProbeEpochs, 100)
-		set(&o.Queue, 4096)
-		if o.TrainSubset < 0 {
-			o.TrainSubset = 0
+	setF := func(v *float64, x float64, negative bool) {
+		if *v == 0 && !negative || *v < 0 && negative {
+			*v = x
 		}
-		if o.LR == 0 {
-			o.LR = 0.5
-		}
-		if o.WarmupEp < 0 {
-			o.WarmupEp = 10
-		}
-		if o.MinScale == 0 {
-			o.MinScale = 0.2
-		}
-		if o.Jitter < 0 {
-			o.Jitter = 0.4
-		}
-	} else {
-		// About ten minutes on two cores: a width-8 ResNet-18, batch 64,
-		// as many epochs as fit (a MoCo step trains one encoder, SimCLR
-		// and SimSiam two, BYOL two and runs a third forward), gentler crops and stronger colour jitter than
-		// the paper's (cpuAugment), which at this budget gave 2-5 points
-		// more kNN accuracy on Fashion-MNIST (crops of 20 % of a 28x28
-		// image leave too little of it).
-		set(&o.Width, 8)
-		set(&o.Batch, 64)
-		set(&o.Epochs, cpuEpochs(o.Framework))
-		scale, jitter, anchor := cpuAugment(o.Framework)
-		if o.AnchorCrop == "auto" {
-			o.AnchorCrop = anchor
-		}
-		if o.MinScale == 0 {
-			o.MinScale = scale
-		}
-		if o.Jitter < 0 {
-			o.Jitter = jitter
-		}
-		set(&o.ProbeEpochs, 30)
-		set(&o.Queue, 4096)
-		if o.TrainSubset < 0 {
-			o.TrainSubset = 0
-		}
-		if o.LR == 0 {
-			o.LR = 0.3
-		}
-		if o.WarmupEp < 0 {
-			o.WarmupEp = cpuWarmup(o.Framework, o.Hallucinate)
-		}
-		if o.Temperature == 0 {
-			// Lower than the paper's (SimCLR 0.5, MoCo 0.2 on CIFAR):
-			// at this budget they learn faster, by one point of kNN
-			// accuracy or more on Fashion-MNIST.
-			switch o.Framework {
-			case "simclr":
-				o.Temperature = 0.2
-			case "mocov1", "mocov2":
-				o.Temperature = 0.1
-			}
-		}
+	}
+	set(&o.Width, p.Width)
+	set(&o.Batch, p.Batch)
+	set(&o.Epochs, p.Epochs)
+	set(&o.ProbeEpochs, p.ProbeEpochs)
+	set(&o.Queue, p.Queue)
+	if o.TrainSubset < 0 {
+		o.TrainSubset = 0
+	}
+	// Unset is 0 for these, negative for those whose 0 is a setting.
+	setF(&o.LR, p.LR, false)
+	setF(&o.MinScale, p.MinScale, false)
+	setF(&o.Temperature, p.Temperature, false)
+	setF(&o.WarmupEp, p.WarmupEpochs, true)
+	setF(&o.Jitter, p.Jitter, true)
+	if o.AnchorCrop == "auto" && !p.AnchorCrop {
+		o.AnchorCrop = "off"
 	}
 	if o.FinalLR < 0 {
 		o.FinalLR = o.LR / 10
