@@ -298,6 +298,14 @@ func TestExportEncoderRoundTrip(t *testing.T) {
 	if enc.Info.Framework != "mocov2" || enc.Info.Dataset != "fashion-mnist" {
 		t.Errorf("exported encoder from %q on %q", enc.Info.Framework, enc.Info.Dataset)
 	}
+	// It holds exactly the ResNet's state: nn loads it as it is.
+	net, err := nn.NewResNet18(be, tensor.NewRand(9), nn.ResNetConfig{Width: 2, Stem: nn.StemCIFAR, InChannels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nn.LoadSafetensors(out, net); err != nil {
+		t.Errorf("nn.LoadSafetensors of the exported encoder: %v", err)
+	}
 	// The exported file exports again to the same tensors.
 	again := filepath.Join(t.TempDir(), "again.safetensors")
 	if err := ExportEncoder(out, again); err != nil {
