@@ -5,10 +5,13 @@ import (
 	"image"
 	"image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // writeSyntheticRun writes a metrics.jsonl and a summary.json like those
@@ -214,5 +217,212 @@ func TestPlotTicks(t *testing.T) {
 		if s < x || (math.Abs(m-1) > 1e-9 && math.Abs(m-2) > 1e-9 && math.Abs(m-5) > 1e-9) {
 			t.Errorf("niceStep(%v) = %v", x, s)
 		}
+	}
+}
+
+// planePoints returns n points of d dimensions on the plane through c
+// spanned by the orthonormal u and v: c + a u + b v, a of standard
+// deviation 3 and b of 1, and u and v.
+func planePoints(n, d int, seed uint64) (x []float64, u, v []float64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	u, v = make([]float64, d), make([]float64, d)
+	for j := range d {
+		u[j], v[j] = rng.NormFloat64(), rng.NormFloat64()
+	}
+	dot := func(a, b []float64) (s float64) {
+		for j := range a {
+			s += a[j] * b[j]
+		}
+		return s
+	}
+	nu := math.Sqrt(dot(u, u))
+	for j := range u {
+		u[j] /= nu
+	}
+	uv := dot(u, v)
+	for j := range v {
+		v[j] -= uv * u[j]
+	}
+	nv := math.Sqrt(dot(v, v))
+	for j := range v {
+		v[j] /= nv
+	}
+	x = make([]float64, n*d)
+	for i := range n {
+		a, b := 3*rng.NormFloat64(), rng.NormFloat64()
+		for j := range d {
+			x[i*d+j] = 5 + float64(j) + a*u[j] + b*v[j]
+		}
+	}
+	return x, u, v
+}
+
+func TestPlotPCAOnAPlane(t *testing.T) {
+	dot := func(a, b []float64) (s float64) {
+		for j := range a {
+			s += a[j] * b[j]
+		}
+		return s
+	}
+	// More points than dimensions and fewer.
+	for _, tc := range []struct{ n, d int }{{500, 8}, {30, 64}} {
+		x, u, v := planePoints(tc.n, tc.d, uint64(tc.d))
+		proj, explained, comps, err := pca2(x, tc.n, tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := explained[0] + explained[1]; math.Abs(s-1) > 1e-9 {
+			t.Errorf("n %d d %d: the two components explain %v of the variance, want 1", tc.n, tc.d, s)
+		}
+		// The sample's variance along u is about 9 times that along v.
+		if !(explained[0] > 0.75 && explained[1] > 0.02 && explained[1] < 0.25) {
+			t.Errorf("n %d d %d: explained %v", tc.n, tc.d, explained)
+		}
+		c1, c2 := comps[0], comps[1]
+		if math.Abs(dot(c1, c1)-1) > 1e-9 || math.Abs(dot(c2, c2)-1) > 1e-9 || math.Abs(dot(c1, c2)) > 1e-9 {
+			t.Errorf("n %d d %d: components not orthonormal: %v %v %v", tc.n, tc.d, dot(c1, c1), dot(c2, c2), dot(c1, c2))
+		}
+		// Both lie in the plane, the first close to u.
+		for _, c := range comps {
+			if in := dot(c, u)*dot(c, u) + dot(c, v)*dot(c, v); math.Abs(in-1) > 1e-9 {
+				t.Errorf("n %d d %d: a component out of the plane (%v of it in)", tc.n, tc.d, in)
+			}
+		}
+		if math.Abs(dot(c1, u)) < 0.95 {
+			t.Errorf("n %d d %d: first component . u = %v", tc.n, tc.d, dot(c1, u))
+		}
+		// The projections are centred and uncorrelated, and keep the
+		// distances between points (the points lie in the plane).
+		var m1, m2, cross float64
+		for i := range tc.n {
+			m1, m2, cross = m1+proj[2*i], m2+proj[2*i+1], cross+proj[2*i]*proj[2*i+1]
+		}
+		if math.Abs(m1) > 1e-6 || math.Abs(m2) > 1e-6 || math.Abs(cross) > 1e-6*float64(tc.n) {
+			t.Errorf("n %d d %d: projection means %v %v, cross product %v", tc.n, tc.d, m1, m2, cross)
+		}
+		for _, pair := range [][2]int{{0, 1}, {2, tc.n - 1}} {
+			i, j := pair[0], pair[1]
+			var dx float64
+			for k := range tc.d {
+				dx += (x[i*tc.d+k] - x[j*tc.d+k]) * (x[i*tc.d+k] - x[j*tc.d+k])
+			}
+			dp := math.Pow(proj[2*i]-proj[2*j], 2) + math.Pow(proj[2*i+1]-proj[2*j+1], 2)
+			if math.Abs(dx-dp) > 1e-9*dx {
+				t.Errorf("n %d d %d: distance %v in space, %v projected", tc.n, tc.d, math.Sqrt(dx), math.Sqrt(dp))
+			}
+		}
+	}
+	if _, _, _, err := pca2(make([]float64, 20), 10, 2); err == nil {
+		t.Error("PCA of identical points without error")
+	}
+}
+
+func TestPlotPCAAgainstTheCovariance(t *testing.T) {
+	// Full-rank points with a decaying spectrum: the iteration agrees with
+	// the eigendecomposition of the covariance.
+	const n, d = 400, 24
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, n*d)
+	for i := range n {
+		for j := range d {
+			x[i*d+j] = rng.NormFloat64() * math.Pow(0.8, float64(j))
+		}
+	}
+	// Mix the coordinates so that the components are not axes.
+	mix := mat.NewDense(d, d, nil)
+	for i := range d {
+		for j := range d {
+			mix.Set(i, j, rng.NormFloat64())
+		}
+	}
+	var qr mat.QR
+	qr.Factorize(mix)
+	var rot mat.Dense
+	qr.QTo(&rot)
+	var xm mat.Dense
+	xm.Mul(mat.NewDense(n, d, x), &rot)
+	x = xm.RawMatrix().Data
+	_, explained, comps, err := pca2(x, n, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean := make([]float64, d)
+	for i := range n {
+		for j := range d {
+			mean[j] += x[i*d+j] / n
+		}
+	}
+	xc := mat.NewDense(n, d, nil)
+	for i := range n {
+		for j := range d {
+			xc.Set(i, j, x[i*d+j]-mean[j])
+		}
+	}
+	cov := mat.NewSymDense(d, nil)
+	cov.SymRankK(cov, 1, xc.T())
+	var eig mat.EigenSym
+	if !eig.Factorize(cov, true) {
+		t.Fatal("eigen")
+	}
+	vals := eig.Values(nil)
+	var vecs mat.Dense
+	eig.VectorsTo(&vecs)
+	var total float64
+	for _, v := range vals {
+		total += v
+	}
+	for c := range 2 {
+		want := vals[d-1-c] / total
+		if math.Abs(explained[c]-want) > 1e-6 {
+			t.Errorf("component %d explains %v, the covariance says %v", c+1, explained[c], want)
+		}
+		if p := math.Abs(mat.Dot(mat.NewVecDense(d, comps[c]), vecs.ColView(d-1-c))); p < 1-1e-6 {
+			t.Errorf("component %d . eigenvector = %v", c+1, p)
+		}
+	}
+}
+
+func TestPlotPCAPNG(t *testing.T) {
+	dir := t.TempDir()
+	// Ten classes of clusters in 32 dimensions, more points than the plot
+	// keeps, and one hundred classes without names.
+	for _, tc := range []struct {
+		name       string
+		n, classes int
+		names      []string
+	}{
+		{"ten", pcaMaxPoints + 500, 10, []string{"T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"}},
+		{"hundred", 2000, 100, nil},
+	} {
+		const d = 32
+		rng := rand.New(rand.NewPCG(7, uint64(tc.classes)))
+		centres := make([]float64, tc.classes*d)
+		for i := range centres {
+			centres[i] = 4 * rng.NormFloat64()
+		}
+		feats := make([]float32, tc.n*d)
+		labels := make([]int32, tc.n)
+		for i := range tc.n {
+			k := rng.IntN(tc.classes)
+			labels[i] = int32(k)
+			for j := range d {
+				feats[i*d+j] = float32(centres[k*d+j] + rng.NormFloat64())
+			}
+		}
+		path := filepath.Join(dir, tc.name+".png")
+		if err := writePCAPlot(path, feats, d, labels, tc.names); err != nil {
+			t.Fatal(err)
+		}
+		checkPNG(t, path, embedW, embedH)
+		if out := os.Getenv("PLOT_OUT"); out != "" {
+			raw, _ := os.ReadFile(path)
+			_ = os.WriteFile(filepath.Join(out, "embedding-"+tc.name+".png"), raw, 0o644)
+		}
+	}
+	if err := writePCAPlot(filepath.Join(dir, "bad.png"), make([]float32, 10), 4, nil, nil); err == nil {
+		t.Error("features not rows of d accepted")
+	}
+	if err := writePCAPlot(filepath.Join(dir, "bad.png"), make([]float32, 12), 4, []int32{0, 1}, nil); err == nil {
+		t.Error("2 labels for 3 rows accepted")
 	}
 }
