@@ -38,9 +38,9 @@ import (
 // rather than K and which needs no scatter-add. With AVX-512, column
 // matrices whose rows im2colRow would fill in short pieces (small planes,
 // strides) are filled by masked copies and gathers instead, and the col2im
-// of strided convolutions scatter-adds (im2colsimd.go). The forward and
-// backward data passes of 3x3 stride-1 pad-1 convolutions with enough
-// channels and pixels run on Winograd F(2x2, 3x3) instead (winograd.go).
+// of strided convolutions scatter-adds (im2colsimd.go). All three passes
+// of 3x3 stride-1 pad-1 convolutions with enough channels and pixels run on
+// Winograd F(2x2, 3x3) instead (winograd.go, winofilter.go).
 
 const (
 	// convCols is the number of GEMM columns a panel aims for.
@@ -300,6 +300,10 @@ func (b *Backend) Conv2dBackwardFilter(p kernels.ConvParams, x, dy, dw *tensor.T
 	pq, crs, chw, kpq := g.P*g.Q, g.C*g.R*g.S, g.C*g.H*g.W, g.K*g.P*g.Q
 	if n == 0 {
 		clear(dwd)
+		return
+	}
+	if b.useWinograd(&g) {
+		b.winogradFilter(g, n, xd, dyd, dwd)
 		return
 	}
 	// The dot-product tiles reduce over a panel's columns and pay a fixed

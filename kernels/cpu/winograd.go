@@ -13,7 +13,8 @@ package cpu
 // and V = B^T d B the transformed inputs. That is 16 multiply-adds per tile
 // and (c, k) where the direct convolution takes 36: 2.25 times fewer. The
 // backward data pass of such a convolution is a forward one of the same
-// shape (convflip.go) and runs here too.
+// shape (convflip.go) and runs here too; the backward filter pass runs on
+// the same tiles (winofilter.go).
 //
 // The transforms are vectorised over 16 consecutive tiles of an image plane,
 // which may span several tile rows (small planes). For that, an input plane

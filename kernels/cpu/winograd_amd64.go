@@ -26,3 +26,13 @@ func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows int
 //
 //go:noescape
 func winoCopyOutAVX512(y, yev, yod *float32, p, q, l int, mq uint16)
+
+// winoDyAVX512 is winoDyGeneric for n > 0 tiles, 16 at a time (AVX-512 F).
+//
+//go:noescape
+func winoDyAVX512(dm *float32, ms int, yev, yod *float32, n int)
+
+// winoFillDyAVX512 is fillDy for q <= 16; mq has q lanes set (AVX-512 F).
+//
+//go:noescape
+func winoFillDyAVX512(dy, yev, yod *float32, p, q, l int, mq uint16)

@@ -285,3 +285,109 @@ copyloop:
 copydone:
 	VZEROUPPER
 	RET
+
+// STORE4 stores z0, z0+z1, z0-z1, -z1 at R14, R14+R8, ... (mask K1), R14
+// advancing past them. Z31 is zero.
+#define STORE4(z0, z1) \
+	VMOVUPS z0, K1, (R14); \
+	ADDQ    R8, R14;       \
+	VADDPS  z1, z0, Z20;   \
+	VMOVUPS Z20, K1, (R14); \
+	ADDQ    R8, R14;       \
+	VSUBPS  z1, z0, Z21;   \
+	VMOVUPS Z21, K1, (R14); \
+	ADDQ    R8, R14;       \
+	VSUBPS  z1, Z31, Z22;  \
+	VMOVUPS Z22, K1, (R14); \
+	ADDQ    R8, R14
+
+// func winoDyAVX512(dm *float32, ms int, yev, yod *float32, n int)
+TEXT ·winoDyAVX512(SB), NOSPLIT, $0-40
+	MOVQ dm+0(FP), DI
+	MOVQ ms+8(FP), R8
+	SHLQ $2, R8
+	MOVQ yev+16(FP), AX
+	MOVQ yod+24(FP), BX
+	MOVQ n+32(FP), R10
+	VMOVDQU32 ·winoIdx+0(SB), Z29
+	VMOVDQU32 ·winoIdx+64(SB), Z30
+	VPXORD    Z31, Z31, Z31
+
+dyloop:
+	TESTQ  R10, R10
+	JLE    dydone
+	KXNORW K1, K1, K1
+	CMPQ   R10, $16
+	JGE    dybody
+	LEAQ   ·winoMasks(SB), R9
+	KMOVW  (R9)(R10*2), K1
+
+dybody:
+	VMOVUPS   (AX), Z0
+	VMOVUPS   64(AX), Z16
+	VMOVAPS   Z0, Z1
+	VPERMT2PS Z16, Z29, Z0
+	VPERMT2PS Z16, Z30, Z1
+	VMOVUPS   (BX), Z2
+	VMOVUPS   64(BX), Z17
+	VMOVAPS   Z2, Z3
+	VPERMT2PS Z17, Z29, Z2
+	VPERMT2PS Z17, Z30, Z3
+	VADDPS    Z2, Z0, Z4
+	VADDPS    Z3, Z1, Z5
+	VSUBPS    Z2, Z0, Z6
+	VSUBPS    Z3, Z1, Z7
+	VSUBPS    Z2, Z31, Z8
+	VSUBPS    Z3, Z31, Z9
+	MOVQ      DI, R14
+	STORE4(Z0, Z1)
+	STORE4(Z4, Z5)
+	STORE4(Z6, Z7)
+	STORE4(Z8, Z9)
+	ADDQ      $64, DI
+	ADDQ      $128, AX
+	ADDQ      $128, BX
+	SUBQ      $16, R10
+	JMP       dyloop
+
+dydone:
+	VZEROUPPER
+	RET
+
+// func winoFillDyAVX512(dy, yev, yod *float32, p, q, l int, mq uint16)
+// fillDy for q <= 16: each stream row is zeroed (16 lanes), then the dy row
+// stored in its mq lanes.
+TEXT ·winoFillDyAVX512(SB), NOSPLIT, $0-50
+	MOVQ  dy+0(FP), SI
+	MOVQ  yev+8(FP), DI
+	MOVQ  yod+16(FP), AX
+	MOVQ  p+24(FP), DX
+	MOVQ  q+32(FP), R8
+	SHLQ  $2, R8
+	MOVQ  l+40(FP), R9
+	SHLQ  $2, R9
+	KMOVW mq+48(FP), K1
+	VPXORD Z0, Z0, Z0
+
+fdyloop:
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z0, (AX)
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS   Z1, K1, (DI)
+	ADDQ      R8, SI
+	ADDQ      R9, DI
+	DECQ      DX
+	JZ        fdydone
+	VMOVUPS.Z (SI), K1, Z2
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      R8, SI
+	ADDQ      R9, AX
+	DECQ      DX
+	JNZ       fdyloop
+	VZEROUPPER
+	RET
+
+fdydone:
+	VMOVUPS Z0, (AX)
+	VZEROUPPER
+	RET

@@ -13,3 +13,7 @@ func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows int
 }
 
 func winoCopyOutAVX512(y, yev, yod *float32, p, q, l int, mq uint16) { panic("cpu: no assembly") }
+
+func winoDyAVX512(dm *float32, ms int, yev, yod *float32, n int) { panic("cpu: no assembly") }
+
+func winoFillDyAVX512(dy, yev, yod *float32, p, q, l int, mq uint16) { panic("cpu: no assembly") }

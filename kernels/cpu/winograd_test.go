@@ -28,7 +28,8 @@ var winoCases = []struct{ n, c, h, w, k int }{
 	{3, 64, 4, 4, 128},
 }
 
-// TestWinogradAgainstRef checks the forward and backward data passes of the
+// TestWinogradAgainstRef checks the forward, backward data and backward
+// filter passes of the
 // Winograd path (forced on every shape) against the reference. F(2x2, 3x3)
 // rounds differently from a direct sum: the tolerance is that of the
 // conformance suite scaled up, and the largest error seen is logged.
@@ -37,38 +38,51 @@ func TestWinogradAgainstRef(t *testing.T) {
 		t.Skip("Winograd runs with AVX-512 only")
 	}
 	b, r := newTestBackends(t)
-	b.paths = convPaths{winogradAll: true}
 	rng := tensor.NewRand(7)
 	cp := kernels.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	var worst float64
+	var worst, worstF float64
 	for _, tc := range winoCases {
-		t.Run(fmt.Sprintf("n%d_c%d_%dx%d_k%d", tc.n, tc.c, tc.h, tc.w, tc.k), func(t *testing.T) {
-			x := randT(rng, tc.n, tc.c, tc.h, tc.w)
-			w := randT(rng, tc.k, tc.c, 3, 3)
-			dy := randT(rng, tc.n, tc.k, tc.h, tc.w)
-			// The error of a sum of 9*C terms grows like its square root.
-			tol := 4e-6 * math.Sqrt(float64(9*max(tc.c, tc.k)))
-			for rep := 0; rep < 2; rep++ {
-				y, yr := nanT(tc.n, tc.k, tc.h, tc.w), tensor.Zeros(tc.n, tc.k, tc.h, tc.w)
-				b.Conv2d(cp, x, w, y)
-				r.Conv2d(cp, x, w, yr)
-				e := relErr(y.Data(), yr.Data())
-				worst = math.Max(worst, e)
-				if e > tol {
-					t.Errorf("Conv2d: relative error %.3g > %.3g", e, tol)
+		// The backward filter's products on the dot-product tiles and on
+		// the SGEMM.
+		for _, paths := range []convPaths{{winogradAll: true}, {winogradAll: true, noDot: true}} {
+			b.paths = paths
+			t.Run(fmt.Sprintf("n%d_c%d_%dx%d_k%d/dot=%v", tc.n, tc.c, tc.h, tc.w, tc.k, !paths.noDot), func(t *testing.T) {
+				x := randT(rng, tc.n, tc.c, tc.h, tc.w)
+				w := randT(rng, tc.k, tc.c, 3, 3)
+				dy := randT(rng, tc.n, tc.k, tc.h, tc.w)
+				// The error of a sum of 9*C terms grows like its square root.
+				tol := 4e-6 * math.Sqrt(float64(9*max(tc.c, tc.k)))
+				for rep := 0; rep < 2; rep++ {
+					y, yr := nanT(tc.n, tc.k, tc.h, tc.w), tensor.Zeros(tc.n, tc.k, tc.h, tc.w)
+					b.Conv2d(cp, x, w, y)
+					r.Conv2d(cp, x, w, yr)
+					e := relErr(y.Data(), yr.Data())
+					worst = math.Max(worst, e)
+					if e > tol {
+						t.Errorf("Conv2d: relative error %.3g > %.3g", e, tol)
+					}
+					dx, dxr := nanT(tc.n, tc.c, tc.h, tc.w), tensor.Zeros(tc.n, tc.c, tc.h, tc.w)
+					b.Conv2dBackwardData(cp, dy, w, dx)
+					r.Conv2dBackwardData(cp, dy, w, dxr)
+					e = relErr(dx.Data(), dxr.Data())
+					worst = math.Max(worst, e)
+					if e > tol {
+						t.Errorf("Conv2dBackwardData: relative error %.3g > %.3g", e, tol)
+					}
+					dw, dwr := nanT(tc.k, tc.c, 3, 3), tensor.Zeros(tc.k, tc.c, 3, 3)
+					b.Conv2dBackwardFilter(cp, x, dy, dw)
+					r.Conv2dBackwardFilter(cp, x, dy, dwr)
+					e = relErr(dw.Data(), dwr.Data())
+					worstF = math.Max(worstF, e)
+					// A sum over n*H*W pixels.
+					if tolF := 4e-6 * math.Sqrt(float64(9*tc.n*tc.h*tc.w)); e > tolF {
+						t.Errorf("Conv2dBackwardFilter: relative error %.3g > %.3g", e, tolF)
+					}
 				}
-				dx, dxr := nanT(tc.n, tc.c, tc.h, tc.w), tensor.Zeros(tc.n, tc.c, tc.h, tc.w)
-				b.Conv2dBackwardData(cp, dy, w, dx)
-				r.Conv2dBackwardData(cp, dy, w, dxr)
-				e = relErr(dx.Data(), dxr.Data())
-				worst = math.Max(worst, e)
-				if e > tol {
-					t.Errorf("Conv2dBackwardData: relative error %.3g > %.3g", e, tol)
-				}
-			}
-		})
+			})
+		}
 	}
-	t.Logf("largest relative error %.3g", worst)
+	t.Logf("largest relative error %.3g (forward and backward data), %.3g (backward filter)", worst, worstF)
 }
 
 // TestWinogradTransforms checks the assembly transforms against their Go
@@ -104,6 +118,14 @@ func TestWinogradTransforms(t *testing.T) {
 					if math.Float32bits(y1[o+i]) != math.Float32bits(y2[o+i]) {
 						t.Fatalf("tw %d th %d: winoOut differs at %d", tw, th, o+i)
 					}
+				}
+			}
+			d1, d2 := nanT(16*vs).Data(), nanT(16*vs).Data()
+			winoDyAVX512(&d1[0], vs, &ev[0], &od[0], n)
+			winoDyGeneric(d2, vs, ev, od, n)
+			for i := range d1 {
+				if math.Float32bits(d1[i]) != math.Float32bits(d2[i]) {
+					t.Fatalf("tw %d th %d: winoDy differs at %d: %v, %v", tw, th, i, d1[i], d2[i])
 				}
 			}
 		}
