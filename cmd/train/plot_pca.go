@@ -219,7 +219,7 @@ func orthonormalise(a *mat.Dense) {
 // writePCAPlot writes a scatter plot of the features (n rows of d values,
 // row-major) projected on their first two principal components, each
 // point coloured by its class (labels, one per row; classNames names them,
-// "class k" where it has no name). More than pcaMaxPoints rows are
+// "class k" where it has no name; a negative label, unlabelled, is grey). More than pcaMaxPoints rows are
 // thinned to that many, evenly spaced.
 func writePCAPlot(path string, feats []float32, d int, labels []int32, classNames []string) error {
 	if d < 2 || len(feats)%d != 0 {
@@ -239,9 +239,6 @@ func writePCAPlot(path string, feats []float32, d int, labels []int32, className
 			x[i*d+j] = float64(feats[r*d+j])
 		}
 		lab[i] = labels[r]
-		if lab[i] < 0 {
-			return fmt.Errorf("embedding plot: label %d", lab[i])
-		}
 		classes = max(classes, int(lab[i])+1)
 	}
 	proj, explained, _, err := pca2(x, m, d)
@@ -261,6 +258,17 @@ func writePCAPlot(path string, feats []float32, d int, labels []int32, className
 		legend = &leg
 	}
 	var px, py []float64
+	// Unlabelled points (label -1) in grey beneath the classes.
+	var ux, uy []float64
+	for i := range m {
+		if lab[i] < 0 {
+			ux, uy = append(ux, proj[2*i]), append(uy, proj[2*i+1])
+		}
+	}
+	if err := addPoints(p, legend, "unlabelled", ux, uy, color.NRGBA{190, 190, 190, 150}, draw.CircleGlyph{}, 1.5); err != nil {
+		return err
+	}
+	px, py = append(px, ux...), append(py, uy...)
 	for k := range classes {
 		var xs, ys []float64
 		for i := range m {

@@ -405,6 +405,9 @@ func TestPlotPCAPNG(t *testing.T) {
 		for i := range tc.n {
 			k := rng.IntN(tc.classes)
 			labels[i] = int32(k)
+			if i%50 == 0 {
+				labels[i] = -1 // unlabelled
+			}
 			for j := range d {
 				feats[i*d+j] = float32(centres[k*d+j] + rng.NormFloat64())
 			}
