@@ -28,7 +28,7 @@ const winoDotMax = 64
 // winogradFilter computes dw [K, C, 3, 3] from x [n, C, H, W] and dy [n, K,
 // P, Q] for the geometry g (3x3, stride 1, pad 1).
 func (b *Backend) winogradFilter(g convGeom, n int, xd, dyd, dwd []float32) {
-	hw, chw, pq, kpq := g.H*g.W, g.C*g.H*g.W, g.P*g.Q, g.K*g.P*g.Q
+	chw, kpq := g.C*g.H*g.W, g.K*g.P*g.Q
 	kc := g.K * g.C
 	wp := b.winoPlan(&g, n)
 	chunks := (n + wp.nb - 1) / wp.nb
@@ -45,27 +45,19 @@ func (b *Backend) winogradFilter(g convGeom, n int, xd, dyd, dwd []float32) {
 		defer b.release(v)
 		dm := b.scratch(16 * g.K * maxT)
 		defer b.release(dm)
-		sl := wp.streamLen()
-		st := b.scratch(4 * sl)
-		defer b.release(st)
-		ev, od, ev2, od2 := st[:sl], st[sl:2*sl], st[2*sl:3*sl], st[3*sl:]
+		st := b.winoStreams(&wp)
+		defer b.release(st.buf)
 		beta := float32(0)
 		for ch := t * chunks / wp.tasks; ch < (t+1)*chunks/wp.tasks; ch++ {
 			n0 := ch * wp.nb
 			nb := min(wp.nb, n-n0)
 			tt := nb * wp.tpi
 			cs, ks := g.C*tt, g.K*tt
-			for i := 0; i < nb; i++ {
-				for c := 0; c < g.C; c++ {
-					x := xd[(n0+i)*chw+c*hw : (n0+i)*chw+(c+1)*hw]
-					wp.fill(&g, x, ev, od, ev2, od2)
-					winoIn(v[c*tt+i*wp.tpi:], cs, ev, od, ev2, od2, wp.l, wp.tpi)
-				}
-				for k := 0; k < g.K; k++ {
-					dy := dyd[(n0+i)*kpq+k*pq : (n0+i)*kpq+(k+1)*pq]
-					wp.fillDy(&g, dy, ev, od)
-					winoDy(dm[k*tt+i*wp.tpi:], ks, ev, od, wp.tpi)
-				}
+			for c := 0; c < g.C; c++ {
+				wp.inputs(&g, st, xd[n0*chw:], nb, c, v[c*tt:], cs)
+			}
+			for k := 0; k < g.K; k++ {
+				wp.gradOutputs(&g, st, dyd[n0*kpq:], nb, k, dm[k*tt:], ks)
 			}
 			if dot && beta == 0 {
 				clear(du)
@@ -116,6 +108,25 @@ func (b *Backend) winoFilterGrad(g *convGeom, du, dw []float32) {
 			}
 		}
 	})
+}
+
+// gradOutputs writes dM for channel k of the nb images of a chunk from dy
+// [nb, K, P, Q]: value xi of tile t of image i at dm[xi*ms+i*tpi+t].
+func (wp *winoPlan) gradOutputs(g *convGeom, st *winoStreams, dy []float32, nb, k int, dm []float32, ms int) {
+	pq, kpq := g.P*g.Q, g.K*g.P*g.Q
+	yev, yod := st.s[0], st.s[1]
+	if wp.multi {
+		for i := 0; i < nb; i++ {
+			o := i * wp.th * wp.l
+			wp.fillDy(g, dy[i*kpq+k*pq:i*kpq+(k+1)*pq], yev[o:], yod[o:])
+		}
+		winoDy(dm, ms, yev, yod, nb*wp.tpi)
+		return
+	}
+	for i := 0; i < nb; i++ {
+		wp.fillDy(g, dy[i*kpq+k*pq:i*kpq+(k+1)*pq], yev, yod)
+		winoDy(dm[i*wp.tpi:], ms, yev, yod, wp.tpi)
+	}
 }
 
 // fillDy writes the plane dy [P, Q] into the output streams: row 2r at

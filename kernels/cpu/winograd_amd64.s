@@ -26,22 +26,23 @@
 	VADDPS x2, x0, x0; \
 	VSUBPS x3, x1, x1
 
-// func winoInAVX512(v *float32, vs int, ev, od, ev2, od2 *float32, l, n int)
-TEXT ·winoInAVX512(SB), NOSPLIT, $0-64
+// func winoInAVX512(v *float32, vs int, s *[8]*float32, n int)
+// The streams s: ev, od, ev2, od2 of rows a = 0, 1 of the patches, then of
+// rows a = 2, 3.
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-32
 	MOVQ v+0(FP), DI
 	MOVQ vs+8(FP), R8
 	SHLQ $2, R8
-	MOVQ ev+16(FP), AX
-	MOVQ od+24(FP), BX
-	MOVQ ev2+32(FP), CX
-	MOVQ od2+40(FP), DX
-	MOVQ l+48(FP), R9
-	SHLQ $2, R9
-	LEAQ (AX)(R9*1), SI
-	LEAQ (BX)(R9*1), R11
-	LEAQ (CX)(R9*1), R12
-	LEAQ (DX)(R9*1), R13
-	MOVQ n+56(FP), R10
+	MOVQ s+16(FP), R9
+	MOVQ 0(R9), AX
+	MOVQ 8(R9), BX
+	MOVQ 16(R9), CX
+	MOVQ 24(R9), DX
+	MOVQ 32(R9), SI
+	MOVQ 40(R9), R11
+	MOVQ 48(R9), R12
+	MOVQ 56(R9), R13
+	MOVQ n+24(FP), R10
 	VMOVDQU32 ·winoIdx+0(SB), Z30
 	VMOVDQU32 ·winoIdx+64(SB), Z31
 
@@ -198,11 +199,12 @@ outdone:
 	VZEROUPPER
 	RET
 
-// func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows int, m1, m2 uint16)
-// fillStreams for w <= 16: each stream row is zeroed (16 lanes), then row r
-// of x, when 0 <= r < h, is stored at ev+1 (the m1 lanes) and, from its
-// column 1, at ev2 (the m2 lanes).
-TEXT ·winoFillAVX512(SB), NOSPLIT, $0-76
+// func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows, r0 int, m1, m2 uint16)
+// fillStreams for w <= 16, from padded row 2*r0 (input row 2*r0-1): each
+// stream row is zeroed (16 lanes), then input row r, when 0 <= r < h, is
+// stored at ev+1 (the m1 lanes) and, from its column 1, at ev2 (the m2
+// lanes).
+TEXT ·winoFillAVX512(SB), NOSPLIT, $0-84
 	MOVQ  x+0(FP), SI
 	MOVQ  h+8(FP), DX
 	MOVQ  w+16(FP), R8
@@ -214,10 +216,14 @@ TEXT ·winoFillAVX512(SB), NOSPLIT, $0-76
 	MOVQ  l+56(FP), R9
 	SHLQ  $2, R9
 	MOVQ  rows+64(FP), CX
-	KMOVW m1+72(FP), K1
-	KMOVW m2+74(FP), K2
-	SUBQ  R8, SI
-	MOVQ  $-1, BX
+	MOVQ  r0+72(FP), BX
+	KMOVW m1+80(FP), K1
+	KMOVW m2+82(FP), K2
+	SHLQ  $1, BX
+	DECQ  BX
+	MOVQ  BX, AX
+	IMULQ R8, AX
+	ADDQ  AX, SI
 	VPXORD Z0, Z0, Z0
 
 fillloop:

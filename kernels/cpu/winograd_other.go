@@ -2,13 +2,11 @@
 
 package cpu
 
-func winoInAVX512(v *float32, vs int, ev, od, ev2, od2 *float32, l, n int) {
-	panic("cpu: no assembly")
-}
+func winoInAVX512(v *float32, vs int, s *[8]*float32, n int) { panic("cpu: no assembly") }
 
 func winoOutAVX512(yev, yod, m *float32, ms, n int) { panic("cpu: no assembly") }
 
-func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows int, m1, m2 uint16) {
+func winoFillAVX512(x *float32, h, w int, ev, od, ev2, od2 *float32, l, rows, r0 int, m1, m2 uint16) {
 	panic("cpu: no assembly")
 }
 

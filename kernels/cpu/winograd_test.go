@@ -11,7 +11,8 @@ import (
 
 // winoCases are awkward shapes for the Winograd path: odd planes (partial
 // tiles), planes of one pixel, one tile row, tails of fewer than 16 tiles,
-// few and odd channels, single images and odd batches.
+// few and odd channels, single images and odd batches; planes transformed
+// a chunk at a time (up to 16 columns and 63 tiles) and an image at a time.
 var winoCases = []struct{ n, c, h, w, k int }{
 	{1, 3, 7, 9, 5},
 	{5, 3, 13, 13, 33},
@@ -26,6 +27,7 @@ var winoCases = []struct{ n, c, h, w, k int }{
 	{2, 32, 32, 32, 32},
 	{1, 17, 34, 31, 19},
 	{3, 64, 4, 4, 128},
+	{2, 40, 16, 15, 36},
 }
 
 // TestWinogradAgainstRef checks the forward, backward data and backward
@@ -96,13 +98,17 @@ func TestWinogradTransforms(t *testing.T) {
 		for _, th := range []int{1, 2, 3, 5} {
 			wp := winoPlan{th: th, tw: tw, tpi: th * tw, l: 2 * tw}
 			n := wp.tpi
-			sl := wp.streamLen()
-			st := randT(rng, 4*sl).Data()
-			ev, od, ev2, od2 := st[:sl], st[sl:2*sl], st[2*sl:3*sl], st[3*sl:]
+			sl := (th+1)*wp.l + winoSlack
+			buf := randT(rng, 8*sl).Data()
+			st := &winoStreams{}
+			for i := range st.s {
+				st.s[i] = buf[i*sl : (i+1)*sl]
+			}
+			ev, od := st.s[0], st.s[1]
 			vs := n + 5
 			v1, v2 := nanT(16*vs).Data(), nanT(16*vs).Data()
-			winoInAVX512(&v1[0], vs, &ev[0], &od[0], &ev2[0], &od2[0], wp.l, n)
-			winoInGeneric(v2, vs, ev, od, ev2, od2, wp.l, n)
+			winoInAVX512(&v1[0], vs, st.ptrs(), n)
+			winoInGeneric(v2, vs, &st.s, n)
 			for i := range v1 {
 				if math.Float32bits(v1[i]) != math.Float32bits(v2[i]) {
 					t.Fatalf("tw %d th %d: winoIn differs at %d: %v, %v", tw, th, i, v1[i], v2[i])
