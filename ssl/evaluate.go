@@ -79,7 +79,10 @@ type EvalSummary struct {
 	Alignment, Uniformity float64
 	// EffectiveRank is RankMe of the Eval features.
 	EffectiveRank float64
-	Duration      time.Duration
+	// Features are the Eval images' features [N, D] (host), for plots and
+	// further analysis.
+	Features *tensor.Tensor
+	Duration time.Duration
 }
 
 // Evaluate measures the encoder m (a Framework, or any module whose output
@@ -119,6 +122,7 @@ func Evaluate(ctx context.Context, be kernels.Backend, m nn.Module, d EvalData, 
 	if err != nil {
 		return nil, err
 	}
+	sum.Features = evf
 	if sum.EffectiveRank, err = EffectiveRank(evf.Data(), evf.Dim(1)); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -149,9 +150,15 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 			fmt.Fprintf(stdout, "resumed at epoch %d step %d\n", tr.Epoch+1, tr.Step)
 		}
 	}
-	// A resumed run keeps the configuration it was started with.
-	if o.Resume == "" {
-		if err := writeJSON(filepath.Join(o.Out, configFile), o); err != nil {
+	// A resumed run keeps the configuration it was started with, but for
+	// the number of epochs of an extended one.
+	if o.extendFrom > 0 {
+		fmt.Fprintf(stdout, "extending the run from %d to %d epochs: the steps left follow the learning-rate schedule of %d epochs\n", o.extendFrom, o.Epochs, o.Epochs)
+	}
+	if o.Resume == "" || o.extendFrom > 0 {
+		c := *o
+		c.Resume = ""
+		if err := writeJSON(filepath.Join(o.Out, configFile), &c); err != nil {
 			return err
 		}
 	}
@@ -199,7 +206,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 			done := s.GlobalStep
 			if s.Skipped {
 				fmt.Fprintf(stdout, "epoch %d step %d skipped: loss %g, gradient norm %g (%d skipped so far)\n", s.Epoch+1, s.Step, s.Loss, s.GradNorm, tr.Skipped)
-				_ = enc.Encode(map[string]any{"type": "skip", "epoch": s.Epoch, "step": s.Step, "global_step": done,
+				_ = enc.Encode(map[string]any{"type": "skip", "epoch": s.Epoch + 1, "step": s.Step, "global_step": done,
 					"loss": fmt.Sprint(s.Loss), "grad_norm": fmt.Sprint(s.GradNorm)})
 			} else {
 				lossSum += s.Loss
@@ -210,7 +217,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 			pb.update(fmt.Sprintf("epoch %d/%d", s.Epoch+1, o.Epochs), done, totalSteps, s.Loss, rate, perStep*time.Duration(totalSteps-done))
 			if !s.Skipped && (s.Step%20 == 0 || s.Step == s.StepsPerEpoch) {
 				st := fw.Stats()
-				_ = enc.Encode(map[string]any{"type": "step", "epoch": s.Epoch, "step": s.Step, "global_step": done,
+				_ = enc.Encode(map[string]any{"type": "step", "epoch": s.Epoch + 1, "step": s.Step, "global_step": done,
 					"loss": s.Loss, "lr": s.LR, "grad_norm": s.GradNorm, "pos_cos": st.PosCos, "hal_cos": st.HalCos, "lambda": st.Lambda,
 					"time_s": time.Since(start).Seconds()})
 			}
@@ -228,7 +235,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		rec := map[string]any{"type": "epoch", "epoch": epoch + 1, "loss": lossSum / float64(max(lossN, 1)),
 			"epoch_s": time.Since(epStart).Seconds(), "time_s": time.Since(start).Seconds()}
 		if o.EvalEvery > 0 && (epoch+1)%o.EvalEvery == 0 && !tr.Done() {
-			acc, rank, err := knn(ctx, be, o, fw, sets)
+			acc, rank, err := knn(ctx, be, o, fw, sets, pb)
 			if err != nil {
 				if ctx.Err() != nil {
 					return interrupted(err)
@@ -236,6 +243,9 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 				return err
 			}
 			rec["knn"], rec["effective_rank"] = acc, rank
+			if sets.Val != nil {
+				rec["knn_split"] = "val"
+			}
 			fmt.Fprintf(stdout, "epoch %d: loss %.4f, kNN %.2f %%, effective rank %.1f\n", epoch+1, rec["loss"], 100*acc, rank)
 		} else {
 			fmt.Fprintf(stdout, "epoch %d: loss %.4f (%.0f s)\n", epoch+1, rec["loss"], rec["epoch_s"])
@@ -248,7 +258,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 	}
 	trainTime := time.Since(start)
-	sum, err := evaluate(ctx, be, o, fw, sets)
+	sum, err := evaluate(ctx, be, o, fw, sets, pb)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during the final evaluation (training is complete and checkpointed); evaluate with -resume %s", o.Out)
@@ -283,6 +293,9 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 		fmt.Fprintln(stdout, line)
 	}
+	if sets.Val != nil {
+		fmt.Fprintf(stdout, "validation (%d images held out of training): kNN %.2f %%, linear %.2f %%; test, read once:\n", sets.Val.N, 100*sum.ValKNN, 100*sum.ValLinearLast)
+	}
 	fmt.Fprintf(stdout, "%s%s: kNN %.2f %% (raw pixels %.2f %%), linear %.2f %% (best %.2f %%), alignment %.3f, uniformity %.3f, effective rank %.1f, pre-training %s\n",
 		o.Framework, halSuffix(o), 100*sum.KNN, 100*sum.KNNRawPixels, 100*sum.LinearLast, 100*sum.LinearBest, sum.Alignment, sum.Uniformity, sum.EffectiveRank,
 		trainTime.Round(time.Second))
@@ -314,6 +327,36 @@ func resumeOptions(cur *options) (*options, error) {
 	// Fixed here, before the preset, so that a run that predates a
 	// preset's choice keeps what auto meant for it.
 	o.resolveAnchorCrop()
+	// A flag given with -resume must agree with the run's setting, except
+	// those that say where and how it runs, the final evaluation's
+	// neighbour counts, and a larger -epochs, which extends the run.
+	var st options
+	stored, _ := newFlagSet(&st, new(string), io.Discard)
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("resuming: %s: %w", path, err)
+	}
+	st.resolveAnchorCrop()
+	var changed []string
+	for name := range cur.set {
+		switch name {
+		case "resume", "device", "workers", "quiet", "knn-ks", "epochs", "config":
+			continue
+		}
+		if was, now := stored.Lookup(name).Value.String(), cur.flags.Lookup(name).Value.String(); was != now {
+			changed = append(changed, fmt.Sprintf("-%s %s (the run's: %s)", name, now, was))
+		}
+	}
+	if len(changed) > 0 {
+		slices.Sort(changed)
+		return nil, fmt.Errorf("-resume %s keeps the run's settings, but %s differ; start a new run with -config %s and these flags instead",
+			cur.Resume, strings.Join(changed, ", "), path)
+	}
+	if cur.set["epochs"] && cur.Epochs != o.Epochs {
+		if cur.Epochs < o.Epochs {
+			return nil, fmt.Errorf("-resume %s -epochs %d: the run has %d epochs and cannot be shortened", cur.Resume, cur.Epochs, o.Epochs)
+		}
+		o.extendFrom, o.Epochs = o.Epochs, cur.Epochs
+	}
 	o.Resume, o.Out = cur.Resume, cur.Resume
 	o.Device, o.Workers, o.Quiet = cur.Device, cur.Workers, cur.Quiet
 	if cur.KNNKs != "" {
@@ -334,110 +377,17 @@ func parseConfig(raw []byte) (*options, error) {
 	return o, nil
 }
 
-// datasets are the training and evaluation splits.
-type datasets struct {
-	train, test *data.Dataset
-	norm        data.Normalize
-	name        string
+// loadData opens the run's data set (data.Open) with its splits,
+// normalisation and anchor box.
+func loadData(o *options) (*data.Splits, error) {
+	return data.Open(o.Dataset, data.OpenOptions{Dir: o.DataDir, ImageSize: o.ImageSize, Workers: o.Workers,
+		TrainSubset: o.TrainSubset, TestSubset: o.TestSubset, Val: o.Val})
 }
 
-func loadData(o *options) (*datasets, error) {
-	s := &datasets{name: strings.ToLower(o.Dataset)}
-	dir := o.DataDir
-	var err error
-	switch s.name {
-	case "fashion-mnist", "mnist":
-		load := data.LoadFashionMNIST
-		if s.name == "mnist" {
-			load = data.LoadMNIST
-		}
-		if dir == "" {
-			dir = data.FashionMNISTDir()
-		}
-		if s.train, err = load(dir, true); err == nil {
-			s.test, err = load(dir, false)
-		}
-	case "cifar10":
-		if s.train, err = data.LoadCIFAR10(dir, true); err == nil {
-			s.test, err = data.LoadCIFAR10(dir, false)
-		}
-	case "cifar100":
-		if s.train, err = data.LoadCIFAR100(dir, true, false); err == nil {
-			s.test, err = data.LoadCIFAR100(dir, false, false)
-		}
-	case "stl10":
-		if s.train, err = data.LoadSTL10(dir, data.STL10Train); err == nil {
-			s.test, err = data.LoadSTL10(dir, data.STL10Test)
-		}
-	case "tiny-imagenet", "folder":
-		size := o.ImageSize
-		if size == 0 {
-			size = 64
-		}
-		fo := data.FolderOptions{Height: size, Width: size, Workers: o.Workers}
-		// The validation split is labelled with the training split's class
-		// list, so that a class missing from val/ does not renumber the
-		// others and a class unknown to train/ is an error.
-		if s.name == "tiny-imagenet" {
-			if s.train, err = data.LoadTinyImageNet(dir, "train", fo); err == nil {
-				fo.Classes = s.train.ClassNames
-				s.test, err = data.LoadTinyImageNet(dir, "val", fo)
-			}
-		} else {
-			if s.train, err = data.LoadImageFolder(filepath.Join(dir, "train"), fo); err == nil {
-				fo.Classes = s.train.ClassNames
-				s.test, err = data.LoadImageFolder(filepath.Join(dir, "val"), fo)
-			}
-		}
-	default:
-		return nil, fmt.Errorf("unknown -dataset %q", o.Dataset)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Caught here rather than at the first evaluation, after training.
-	if a, b := s.train, s.test; a.C != b.C || a.H != b.H || a.W != b.W {
-		return nil, fmt.Errorf("-dataset %s: the training images are %dx%dx%d (CxHxW) but the test images %dx%dx%d; give -image-size for folders of mixed sizes",
-			s.name, a.C, a.H, a.W, b.C, b.H, b.W)
-	}
-	if s.test.NumClasses > s.train.NumClasses {
-		return nil, fmt.Errorf("-dataset %s: the test split has %d classes, the training split %d", s.name, s.test.NumClasses, s.train.NumClasses)
-	}
-	if s.norm, err = data.NormalizeFor(s.name); err != nil {
-		s.norm = data.MeanStd(s.train)
-	}
-	s.train, s.test = firstN(s.train, o.TrainSubset), firstN(s.test, o.TestSubset)
-	return s, nil
-}
-
-// firstN returns the first n images of ds (all of them when n <= 0).
-func firstN(ds *data.Dataset, n int) *data.Dataset {
-	if n <= 0 || n >= ds.N {
-		return ds
-	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return ds.Subset(idx)
-}
-
-// anchorBox returns the anchor-view crop box and Beta parameter of a data
-// set (the paper's released settings).
-func anchorBox(name string) (lo, hi, alpha float64) {
-	switch name {
-	case "tiny-imagenet":
-		return 0.15, 0.85, 0.1
-	case "folder":
-		return 0.2, 0.8, 0.6
-	}
-	return 0.25, 0.75, 0.1
-}
-
-func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Trainer, error) {
+func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.Trainer, error) {
 	c := ssl.DefaultConfig(o.Framework)
 	c.Hallucinate, c.Compat = o.Hallucinate, o.Compat
-	c.Depth, c.Width, c.InChannels = o.Depth, o.Width, s.train.C
+	c.Depth, c.Width, c.InChannels = o.Depth, o.Width, s.Train.C
 	c.QueueSize, c.Momentum, c.ShuffleBN = o.Queue, float32(o.KeyMomentum), o.ShuffleBN
 	if o.Temperature > 0 {
 		c.Temperature = float32(o.Temperature)
@@ -458,31 +408,31 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 			return nil, nil, err
 		}
 		c.Stem = stem
-	case s.train.H > 64:
+	case s.Train.H > 64:
 		c.Stem = nn.StemImageNet // for large images
 	}
 	fw, err := ssl.New(be, tensor.NewRand(o.Seed), c)
 	if err != nil {
 		return nil, nil, err
 	}
-	size := s.train.H
+	size := s.Train.H
 	blur := size > 64
 	scale := [2]float64{o.MinScale, 1}
-	plain := data.ViewWithJitter(data.NewRandomResizedCrop(size, scale), size, s.norm, blur, o.Jitter)
+	plain := data.ViewWithJitter(data.NewRandomResizedCrop(size, scale), size, s.Norm, blur, o.Jitter)
 	anchor := data.Transform(plain)
 	if o.anchorCrop() {
-		lo, hi, a := anchorBox(s.name)
-		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, lo, hi, a), size, s.norm, blur, o.Jitter)
+		box := s.Anchor
+		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, box.Lo, box.Hi, box.Alpha), size, s.Norm, blur, o.Jitter)
 	}
-	steps := s.train.N / o.Batch
+	steps := s.Train.N / o.Batch
 	if o.MaxSteps > 0 {
 		steps = min(steps, o.MaxSteps)
 	}
 	tc := ssl.TrainConfig{Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: o.Optimizer, LR: o.LR, FinalLR: o.FinalLR,
 		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
 		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps,
-		OnNonFinite: o.OnNonFinite, Norm: s.norm}
-	tr, err := ssl.NewTrainer(be, fw, s.train, tc)
+		OnNonFinite: o.OnNonFinite, Norm: s.Norm}
+	tr, err := ssl.NewTrainer(be, fw, s.Train, tc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -490,21 +440,19 @@ func build(be kernels.Backend, o *options, s *datasets) (ssl.Framework, *ssl.Tra
 }
 
 // knn is the monitor between epochs: kNN accuracy, and the effective rank
-// of the test features.
-func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (acc, rank float64, err error) {
-	trf, err := ssl.Embed(ctx, be, fw, s.train, s.norm, 256)
+// of the evaluation features.
+func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress) (acc, rank float64, err error) {
+	// The monitor reads the validation split when there is one.
+	ev := ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm}
+	if s.Val != nil {
+		ev.Eval, ev.Split = s.Val, "val"
+	}
+	sum, err := ssl.Evaluate(ctx, be, fw, ev, ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Progress: pb.stage})
+	pb.done()
 	if err != nil {
 		return 0, 0, err
 	}
-	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
-	if err != nil {
-		return 0, 0, err
-	}
-	if rank, err = ssl.EffectiveRank(tef.Data(), tef.Dim(1)); err != nil {
-		return 0, 0, err
-	}
-	acc, err = ssl.KNNAccuracy(ctx, be, ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, trf, s.train.Labels, tef, s.test.Labels, s.train.NumClasses)
-	return acc, rank, err
+	return sum.KNN, sum.EffectiveRank, nil
 }
 
 // summary is the final evaluation of a run.
@@ -523,127 +471,63 @@ type summary struct {
 	Alignment       float64            `json:"alignment"`
 	Uniformity      float64            `json:"uniformity"`
 	EffectiveRank   float64            `json:"effective_rank"`
-	PretrainSeconds float64            `json:"pretrain_seconds"`
-	EvalSeconds     float64            `json:"eval_seconds"`
+	// ValKNN and ValLinearLast are the kNN and linear-probe accuracy on the
+	// validation split (-val), the figures to choose settings by; the
+	// others are on the test split.
+	ValKNN          float64 `json:"val_knn,omitempty"`
+	ValLinearLast   float64 `json:"val_linear_last,omitempty"`
+	PretrainSeconds float64 `json:"pretrain_seconds"`
+	EvalSeconds     float64 `json:"eval_seconds"`
 	// SkippedSteps counts the steps skipped for a non-finite loss or
 	// gradient (-on-nonfinite skip).
 	SkippedSteps int `json:"skipped_steps"`
 }
 
-func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *datasets) (*summary, error) {
-	start := time.Now()
-	sum := &summary{Framework: o.Framework, Hallucinate: o.Hallucinate, Compat: o.Compat}
-	trf, err := ssl.Embed(ctx, be, fw, s.train, s.norm, 256)
-	if err != nil {
-		return nil, err
-	}
-	tef, err := ssl.Embed(ctx, be, fw, s.test, s.norm, 256)
-	if err != nil {
-		return nil, err
-	}
-	// RankMe of the clean test images' features.
-	if sum.EffectiveRank, err = ssl.EffectiveRank(tef.Data(), tef.Dim(1)); err != nil {
-		return nil, err
-	}
-	c := s.train.NumClasses
-	// The monitor's k first, then -knn-ks: one similarity matrix for all.
+func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress) (*summary, error) {
 	more, err := parseKs(o.KNNKs)
 	if err != nil {
 		return nil, err
 	}
-	ks := append([]int{o.KNNK}, more...)
-	byK := func(acc []float64) map[string]float64 {
-		if len(more) == 0 {
-			return nil
-		}
-		m := make(map[string]float64, len(more))
-		for i, k := range more {
-			m[strconv.Itoa(k)] = acc[1+i]
-		}
-		return m
-	}
-	acc, err := ssl.KNNAccuracyByK(ctx, be, ks, 0.1, trf, s.train.Labels, tef, s.test.Labels, c)
-	if err != nil {
-		return nil, err
-	}
-	sum.KNN, sum.KNNByK = acc[0], byK(acc)
-	// The baseline to beat: the same kNN on the normalised raw pixels.
-	flat := func(ds *data.Dataset) (*tensor.Tensor, error) {
-		idx := make([]int, ds.N)
-		for i := range idx {
-			idx[i] = i
-		}
-		x := tensor.Zeros(ds.N, ds.C*ds.H*ds.W)
-		return x, ssl.FillBatch(ds, s.norm, idx, x.Data())
-	}
-	rawTr, err := flat(s.train)
-	if err != nil {
-		return nil, err
-	}
-	rawTe, err := flat(s.test)
-	if err != nil {
-		return nil, err
-	}
-	if acc, err = ssl.KNNAccuracyByK(ctx, be, ks, 0.1, rawTr, s.train.Labels, rawTe, s.test.Labels, c); err != nil {
-		return nil, err
-	}
-	sum.KNNRawPixels, sum.KNNRawPixelsByK = acc[0], byK(acc)
 	pc := ssl.DefaultProbe
 	pc.Epochs, pc.LR, pc.Seed = o.ProbeEpochs, o.ProbeLR, o.Seed
 	pc.Milestones = []int{o.ProbeEpochs * 6 / 10, o.ProbeEpochs * 8 / 10}
-	res, err := ssl.LinearProbe(ctx, be, pc, trf, s.train.Labels, tef, s.test.Labels, c)
+	// Alignment of two augmented views and uniformity, on up to 2000 images.
+	ev, err := ssl.Evaluate(ctx, be, fw, ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm},
+		ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Ks: more, RawPixels: true, Probe: &pc,
+			AlignImages: 2000, Seed: o.Seed, Progress: pb.stage})
+	pb.done()
 	if err != nil {
 		return nil, err
 	}
-	sum.LinearLast, sum.LinearBest, sum.LinearCurve = res.Last, res.Best, res.Curve
-	// Alignment of two augmented views and uniformity, on up to 2000 test images.
-	sub := firstN(s.test, 2000)
-	view := data.SSLView(sub.H, s.norm, sub.H > 64)
-	a, b, err := twoViewEmbeddings(ctx, be, fw, sub, view, o.Seed)
-	if err != nil {
-		return nil, err
+	if err := writePCAPlot(filepath.Join(o.Out, "embedding.png"), ev.Features.Data(), ev.Features.Dim(1), s.Test.Labels, s.Test.ClassNames); err != nil {
+		return nil, fmt.Errorf("embedding plot: %w", err)
 	}
-	d := a.Dim(1)
-	if sum.Alignment, err = ssl.Alignment(a.Data(), b.Data(), d, 2); err != nil {
-		return nil, err
-	}
-	if sum.Uniformity, err = ssl.Uniformity(a.Data(), d, 2); err != nil {
-		return nil, err
-	}
-	sum.EvalSeconds = time.Since(start).Seconds()
-	return sum, nil
-}
-
-// twoViewEmbeddings embeds two augmented views of every image of ds.
-func twoViewEmbeddings(ctx context.Context, be kernels.Backend, fw ssl.Framework, ds *data.Dataset, view data.Transform, seed uint64) (*tensor.Tensor, *tensor.Tensor, error) {
-	ld, err := data.NewLoader(ctx, ds, data.LoaderOptions{BatchSize: 250, Views: []data.Transform{view, view}, Seed: seed + 7, Epochs: 1})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ld.Close()
-	var fa, fb []float32
-	d := 0
-	for {
-		bt, err := ld.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	// With a validation split, the figures a choice of settings may read.
+	var valKNN, valLinear float64
+	if s.Val != nil {
+		vs, err := ssl.Evaluate(ctx, be, fw, ssl.EvalData{Train: s.Train, Eval: s.Val, Split: "val", Norm: s.Norm},
+			ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Probe: &pc, Progress: pb.stage})
+		pb.done()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for v, dst := range []*[]float32{&fa, &fb} {
-			x := tensor.FromSlice(bt.Views[v], bt.N, bt.C, bt.H, bt.W)
-			f, err := ssl.EmbedBatch(be, fw, x)
-			if err != nil {
-				return nil, nil, err
-			}
-			d = f.Dim(1)
-			*dst = append(*dst, f.Data()...)
-		}
-		ld.Recycle(bt)
+		valKNN, valLinear = vs.KNN, vs.Probe.Last
 	}
-	n := len(fa) / d
-	return tensor.FromSlice(fa, n, d), tensor.FromSlice(fb, n, d), nil
+	byK := func(m map[int]float64) map[string]float64 {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]float64, len(m))
+		for k, v := range m {
+			out[strconv.Itoa(k)] = v
+		}
+		return out
+	}
+	return &summary{Framework: o.Framework, Hallucinate: o.Hallucinate, Compat: o.Compat,
+		KNN: ev.KNN, KNNByK: byK(ev.KNNByK), KNNRawPixels: ev.KNNRawPixels, KNNRawPixelsByK: byK(ev.KNNRawPixelsByK),
+		LinearLast: ev.Probe.Last, LinearBest: ev.Probe.Best, LinearCurve: ev.Probe.Curve,
+		Alignment: ev.Alignment, Uniformity: ev.Uniformity, EffectiveRank: ev.EffectiveRank,
+		ValKNN: valKNN, ValLinearLast: valLinear, EvalSeconds: ev.Duration.Seconds()}, nil
 }
 
 func plots(dir string) error {

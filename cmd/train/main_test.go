@@ -18,26 +18,37 @@ import (
 )
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{
-		{"-framework", "barlowtwins"},
-		{"-device", "tpu"},
-		{"-preset", "tpu"},
-		{"-knn-ks", "0,5"},
-		{"-knn-ks", "5;20"},
-		{"-batch", "1"},
-		{"-depth", "50"},
-		{"-momentum", "1.5"},
-		{"-anchor-crop", "maybe"},
-		{"-stem", "resnet"},
-		{"-color-jitter", "1.5"},
-		{"-shuffle-bn", "-2"},
-		{"-proj-hidden", "-1"},
-		{"-pred-hidden", "-8"},
-		{"extra"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-framework", "barlowtwins"}, `-framework "barlowtwins": want simclr`},
+		{[]string{"-device", "tpu"}, `-device "tpu"`},
+		{[]string{"-preset", "tpu"}, `-preset "tpu"`},
+		{[]string{"-knn-ks", "0,5"}, "-knn-ks"},
+		{[]string{"-knn-ks", "5;20"}, "-knn-ks"},
+		{[]string{"-batch", "1"}, "-batch"},
+		{[]string{"-depth", "50"}, "-depth"},
+		{[]string{"-momentum", "1.5"}, "-momentum"},
+		{[]string{"-anchor-crop", "maybe"}, "-anchor-crop"},
+		{[]string{"-stem", "resnet"}, "-stem"},
+		{[]string{"-color-jitter", "1.5"}, "-color-jitter"},
+		{[]string{"-shuffle-bn", "-2"}, "-shuffle-bn"},
+		{[]string{"-proj-hidden", "-1"}, "-proj-hidden"},
+		{[]string{"-pred-hidden", "-8"}, "-pred-hidden"},
+		{[]string{"-dataset", "imagenet-22k"}, `-dataset "imagenet-22k": unknown data set "imagenet-22k" (want fashion-mnist, mnist, cifar10`},
+		{[]string{"-dataset", "cifar10"}, "-dataset cifar10 needs -data DIR"},
+		{[]string{"extra"}, "extra"},
 	} {
 		var stderr bytes.Buffer
-		if err := run(context.Background(), args, &stderr, &stderr); err == nil {
-			t.Errorf("%v accepted", args)
+		out := filepath.Join(t.TempDir(), "run")
+		err := run(context.Background(), append([]string{"-out", out}, tc.args...), &stderr, &stderr)
+		if err == nil || !strings.Contains(err.Error()+stderr.String(), tc.want) {
+			t.Errorf("%v: %v (stderr %q), want an error containing %q", tc.args, err, stderr.String(), tc.want)
+		}
+		// Bad flags are refused before the run directory is made.
+		if _, serr := os.Stat(out); serr == nil {
+			t.Errorf("%v: the run directory was created", tc.args)
 		}
 	}
 }
@@ -286,7 +297,7 @@ func TestErrorKeptInRunDirectory(t *testing.T) {
 // the heads each framework builds, and that 0 keeps the framework's.
 func TestHeadWidths(t *testing.T) {
 	ds := &data.Dataset{N: 8, C: 1, H: 8, W: 8, Pixels: make([]uint8, 8*64), Labels: make([]int32, 8), NumClasses: 2}
-	s := &datasets{train: ds, test: ds, norm: data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}, name: "fashion-mnist"}
+	s := &data.Splits{Name: "fashion-mnist", Train: ds, Test: ds, Norm: data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}}
 	for _, tc := range []struct {
 		framework string
 		flags     []string

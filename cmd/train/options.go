@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"hallucinator/nn"
 	"hallucinator/ssl"
+	"hallucinator/ssl/data"
 )
 
 // options are the command's flags. Zero values of the sizes mean "the preset
@@ -29,6 +32,7 @@ type options struct {
 	ImageSize   int     `json:"image_size"`
 	TrainSubset int     `json:"train_subset"`
 	TestSubset  int     `json:"test_subset"`
+	Val         int     `json:"val,omitempty"`
 	Epochs      int     `json:"epochs"`
 	Batch       int     `json:"batch"`
 	LR          float64 `json:"lr"`
@@ -63,12 +67,62 @@ type options struct {
 	MaxSteps    int     `json:"max_steps"`
 	OnNonFinite string  `json:"on_nonfinite,omitempty"` // stop, skip
 	Quiet       bool    `json:"-"`
+
+	// flags is the flag set the options were parsed by; set names the
+	// flags given on the command line.
+	flags *flag.FlagSet
+	set   map[string]bool
+	// extendFrom is the number of epochs of a run that -resume -epochs
+	// extends (0 otherwise).
+	extendFrom int
 }
 
+// parseFlags reads the command line. With -config FILE the settings start
+// from that file (a config.json a run wrote) and the flags given on the
+// command line override them.
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	// A first pass only finds -config; the second reports any error.
+	config := ""
+	if pre, _ := newFlagSet(&options{}, &config, io.Discard); pre.Parse(args) == nil {
+		config = pre.Lookup("config").Value.String()
+	}
 	o := &options{}
+	var path string
+	fs, _ := newFlagSet(o, &path, stderr)
+	if config != "" {
+		raw, err := os.ReadFile(config)
+		if err != nil {
+			return nil, fmt.Errorf("-config: %w", err)
+		}
+		if err := json.Unmarshal(raw, o); err != nil {
+			return nil, fmt.Errorf("-config %s: %w", config, err)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.flags, o.set = fs, map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	if config != "" {
+		// A new run: not the configured run's directory, unless given.
+		if !o.set["out"] {
+			o.Out = ""
+		}
+		if !o.set["resume"] {
+			o.Resume = ""
+		}
+	}
+	return o, o.check()
+}
+
+// newFlagSet defines the command's flags on o (and -config on config).
+func newFlagSet(o *options, config *string, stderr io.Writer) (*flag.FlagSet, *options) {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(config, "config", "", "start from the settings of this config.json (a run's; the flags given here override it)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: train [flags]\n\nSelf-supervised pre-training with the Hallucinator, then kNN and linear-probe evaluation.\n"+
 			"Sizes left at 0 take the device's preset: a ~10-minute run on a CPU, the paper's protocol on a GPU.\n\n")
@@ -85,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ImageSize, "image-size", 0, "image side for folder data sets (0: 64)")
 	fs.IntVar(&o.TrainSubset, "train-subset", -1, "pre-train on the first N training images (0: all; -1: device preset)")
 	fs.IntVar(&o.TestSubset, "test-subset", 0, "evaluate on the first N test images (0: all)")
+	fs.IntVar(&o.Val, "val", 0, "training images held out for validation, class by class, the same for every run: the monitor reads them, the test set is read once at the end (0: none; -1: the data set's default, 10000 for Fashion-MNIST and CIFAR, a tenth elsewhere)")
 	fs.IntVar(&o.Epochs, "epochs", 0, "pre-training epochs (0: preset; on a CPU 8 for MoCo, 6 for SimCLR, SimSiam and BYOL)")
 	fs.IntVar(&o.Batch, "batch", 0, "batch size (images; each gives two views)")
 	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (0: preset)")
@@ -118,13 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
 	fs.StringVar(&o.OnNonFinite, "on-nonfinite", "stop", "a step whose loss or gradient is NaN or infinite: stop (the last checkpoint stays as it was) or skip (the step changes nothing and is counted; 20 in a row stop the run)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	return o, o.check()
+	return fs, o
 }
 
 func (o *options) check() error {
@@ -135,6 +184,12 @@ func (o *options) check() error {
 	case "simclr", "mocov1", "mocov2", "simsiam", "byol":
 	default:
 		bad("-framework %q: want simclr, mocov1, mocov2, simsiam or byol", o.Framework)
+	}
+	// Checked here, before a run directory is made.
+	if err := data.CheckName(o.Dataset); err != nil {
+		bad("-dataset %q: %v", o.Dataset, strings.TrimPrefix(err.Error(), "data: "))
+	} else if !strings.EqualFold(o.Dataset, "fashion-mnist") && o.DataDir == "" {
+		bad("-dataset %s needs -data DIR, the directory of its files", o.Dataset)
 	}
 	switch o.AnchorCrop {
 	case "auto", "on", "off":

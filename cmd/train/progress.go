@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"hallucinator/ssl"
 )
 
 // progress draws a one-line progress bar with loss, throughput and ETA on a
@@ -15,6 +17,9 @@ type progress struct {
 	tty      bool
 	last     time.Time
 	lastFrac float64
+	// The evaluation stage shown by stage, and when it began.
+	stageName  string
+	stageStart time.Time
 }
 
 func newProgress(w io.Writer) *progress {
@@ -54,4 +59,37 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 	p.lastFrac = 0
+	p.stageName = ""
+}
+
+// stage shows the advance of an evaluation stage (ssl.EvalProgress), with
+// the time it has left at the pace so far.
+func (p *progress) stage(e ssl.EvalProgress) {
+	if e.Done == 0 || p.stageName != e.Stage {
+		if p.stageName != "" && p.stageName != e.Stage {
+			p.done()
+		}
+		p.stageName, p.stageStart = e.Stage, time.Now()
+	}
+	frac := float64(e.Done) / float64(max(e.Total, 1))
+	var eta time.Duration
+	if e.Done > 0 {
+		eta = time.Duration(float64(time.Since(p.stageStart)) * (1 - frac) / frac)
+	}
+	now := time.Now()
+	if p.tty {
+		if now.Sub(p.last) < 100*time.Millisecond && e.Done < e.Total {
+			return
+		}
+		const width = 30
+		n := int(frac * width)
+		bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
+		fmt.Fprintf(p.w, "\revaluation: %-15s [%s] %5.1f%% ETA %s   ", e.Stage, bar, 100*frac, eta.Round(time.Second))
+		p.last = now
+		return
+	}
+	if e.Done == e.Total || frac-p.lastFrac >= 0.25 {
+		fmt.Fprintf(p.w, "evaluation: %s %5.1f%% ETA %s\n", e.Stage, 100*frac, eta.Round(time.Second))
+		p.lastFrac = frac
+	}
 }
