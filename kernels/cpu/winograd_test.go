@@ -12,7 +12,8 @@ import (
 // winoCases are awkward shapes for the Winograd path: odd planes (partial
 // tiles), planes of one pixel, one tile row, tails of fewer than 16 tiles,
 // few and odd channels, single images and odd batches; planes transformed
-// a chunk at a time (up to 16 columns and 63 tiles) and an image at a time.
+// a chunk at a time (up to 16 columns and 63 tiles) and an image at a time,
+// with the streams copied in assembly (up to 16 columns) or in Go.
 var winoCases = []struct{ n, c, h, w, k int }{
 	{1, 3, 7, 9, 5},
 	{5, 3, 13, 13, 33},
@@ -28,6 +29,8 @@ var winoCases = []struct{ n, c, h, w, k int }{
 	{1, 17, 34, 31, 19},
 	{3, 64, 4, 4, 128},
 	{2, 40, 16, 15, 36},
+	{3, 6, 3, 30, 5},
+	{2, 3, 5, 37, 4},
 }
 
 // TestWinogradAgainstRef checks the forward, backward data and backward
@@ -172,6 +175,34 @@ func BenchmarkConv3x3(b *testing.B) {
 				})
 			}
 			be.Close()
+		}
+	}
+}
+
+// TestWinogradGate checks that the width-8 Fashion-MNIST ResNet-18 (28x28
+// inputs, 8-64 channels), whose published results must keep their bits,
+// never takes the Winograd path, while the CIFAR ResNet-18's 3x3 layers
+// (32x32 inputs, width 64) all do.
+func TestWinogradGate(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("Winograd runs with AVX-512 only")
+	}
+	b := New(Options{Threads: 1})
+	defer b.Close()
+	geom := func(c, hw, k int) convGeom {
+		return convGeom{C: c, H: hw, W: hw, K: k, R: 3, S: 3, P: hw, Q: hw, sh: 1, sw: 1, ph: 1, pw: 1}
+	}
+	for _, s := range [][3]int{{1, 28, 8}, {8, 28, 8}, {16, 14, 16}, {32, 7, 32}, {64, 4, 64}} {
+		g := geom(s[0], s[1], s[2])
+		fg, _ := g.flipped()
+		if b.useWinograd(&g) || b.useWinograd(&fg) {
+			t.Errorf("width 8: %dch %dx%d -> %d on the Winograd path", s[0], s[1], s[1], s[2])
+		}
+	}
+	for _, s := range [][3]int{{64, 32, 64}, {128, 16, 128}, {256, 8, 256}, {512, 4, 512}} {
+		g := geom(s[0], s[1], s[2])
+		if !b.useWinograd(&g) {
+			t.Errorf("CIFAR: %dch %dx%d -> %d not on the Winograd path", s[0], s[1], s[1], s[2])
 		}
 	}
 }
