@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"io"
@@ -17,7 +18,33 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 )
+
+// imageFormat is how one file type is read: its header, then the image.
+type imageFormat struct {
+	config func(io.Reader) (image.Config, error)
+	decode func(io.Reader) (image.Image, error)
+}
+
+// imageFormats are the formats of image folders, by lower-case extension.
+// GIF files give their first frame.
+var imageFormats = map[string]imageFormat{
+	".png":  {png.DecodeConfig, png.Decode},
+	".jpg":  {jpeg.DecodeConfig, jpeg.Decode},
+	".jpeg": {jpeg.DecodeConfig, jpeg.Decode},
+	".gif":  {gif.DecodeConfig, gif.Decode},
+	".bmp":  {bmp.DecodeConfig, bmp.Decode},
+	".tif":  {tiff.DecodeConfig, tiff.Decode},
+	".tiff": {tiff.DecodeConfig, tiff.Decode},
+	".webp": {webp.DecodeConfig, webp.Decode},
+}
+
+// formatNames names the formats of imageFormats in messages.
+const formatNames = "png, jpeg, gif, bmp, tiff and webp"
 
 // FolderOptions says how LoadImageFolder and LoadTinyImageNet decode images.
 type FolderOptions struct {
@@ -45,13 +72,13 @@ type FolderOptions struct {
 	Limits Limits
 }
 
-// LoadImageFolder reads root/class_name/**/*.png|jpg|jpeg (extensions in any
-// case) in the layout of torchvision's ImageFolder: one subdirectory per
+// LoadImageFolder reads root/class_name/**/*.png|jpg|jpeg|gif|bmp|tif|tiff|webp
+// (extensions in any case) in the layout of torchvision's ImageFolder: one subdirectory per
 // class, classes sorted by name and numbered from 0 (or numbered by
 // opt.Classes when it is set), each class directory searched recursively in
 // lexical order (so Tiny ImageNet's train/ with its images/ subfolders loads
 // as it is). Hidden entries (names starting with a dot) and files of other
-// kinds are skipped; other image formats (bmp, gif, tiff, webp, ...) are an
+// kinds are skipped; other image formats (ppm, avif, heic, ...) are an
 // error rather than left out. A class directory without images is an error.
 func LoadImageFolder(root string, opt FolderOptions) (*Dataset, error) {
 	lim, err := opt.check()
@@ -93,7 +120,7 @@ func LoadImageFolder(root string, opt FolderOptions) (*Dataset, error) {
 			return nil, err
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("data: class directory %s holds no png or jpeg image", filepath.Join(root, cls))
+			return nil, fmt.Errorf("data: class directory %s holds no image (%s)", filepath.Join(root, cls), formatNames)
 		}
 		paths = append(paths, files...)
 		for range files {
@@ -280,7 +307,7 @@ func isDir(parent string, e fs.DirEntry) bool {
 	return false
 }
 
-// imageFiles lists the png and jpeg files under dir, recursively, in lexical
+// imageFiles lists the image files of imageFormats under dir, recursively, in lexical
 // order.
 func imageFiles(dir string) ([]string, error) {
 	var files []string
@@ -297,11 +324,14 @@ func imageFiles(dir string) ([]string, error) {
 		if e.IsDir() {
 			return nil
 		}
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".png", ".jpg", ".jpeg":
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if _, ok := imageFormats[ext]; ok {
 			files = append(files, path)
-		case ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm":
-			return fmt.Errorf("data: %s: unsupported image format (png and jpeg are read)", path)
+			return nil
+		}
+		switch ext {
+		case ".ppm", ".pgm", ".pbm", ".pnm", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".ico":
+			return fmt.Errorf("data: %s: unsupported image format (%s are read)", path, formatNames)
 		}
 		return nil
 	})
@@ -379,7 +409,7 @@ func decodeDataset(paths []string, labels []int32, classes []string, opt FolderO
 	return d, nil
 }
 
-// decodeFile decodes one png or jpeg file into CHW bytes, resized as opt
+// decodeFile decodes one image file into CHW bytes, resized as opt
 // says, within lim; budget, when not nil, is shared by the goroutines that
 // decode at the same time.
 func decodeFile(path string, opt FolderOptions, lim Limits, budget *pixelBudget) ([]uint8, int, int, error) {
@@ -395,31 +425,17 @@ func decodeFile(path string, opt FolderOptions, lim Limits, budget *pixelBudget)
 	return decodeImage(path, f, opt, lim, budget)
 }
 
-// decodeImage decodes r, the png or jpeg file path (the extension says
-// which) read from its start, into CHW bytes, resized as opt says. The
+// decodeImage decodes r, the image file path (its extension says which
+// format of imageFormats) read from its start, into CHW bytes, resized as opt says. The
 // image's width and height are read from its header first and checked
 // against lim.MaxPixels; budget, when not nil, must then hold room for its
 // pixels before r is rewound and the image decoded.
 func decodeImage(path string, r io.ReadSeeker, opt FolderOptions, lim Limits, budget *pixelBudget) ([]uint8, int, int, error) {
-	isPNG := strings.ToLower(filepath.Ext(path)) == ".png"
-	var cfg image.Config
-	var err error
-	if isPNG {
-		cfg, err = png.DecodeConfig(bufio.NewReader(r))
-	} else {
-		cfg, err = jpeg.DecodeConfig(bufio.NewReader(r))
-	}
+	format, cfg, err := readHeader(path, r, lim)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("data: %s: cannot decode: %w", path, err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, 0, 0, fmt.Errorf("data: %s: empty image (%dx%d)", path, cfg.Width, cfg.Height)
+		return nil, 0, 0, err
 	}
 	px := int64(cfg.Width) * int64(cfg.Height)
-	if px > lim.MaxPixels {
-		return nil, 0, 0, fmt.Errorf("data: %s: the header announces %dx%d = %d pixels, more than the %d allowed (Limits.MaxPixels)",
-			path, cfg.Width, cfg.Height, px, lim.MaxPixels)
-	}
 	if budget != nil {
 		budget.acquire(px)
 		defer budget.release(px)
@@ -427,12 +443,7 @@ func decodeImage(path string, r io.ReadSeeker, opt FolderOptions, lim Limits, bu
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, 0, 0, fmt.Errorf("data: %s: %w", path, err)
 	}
-	var img image.Image
-	if isPNG {
-		img, err = png.Decode(bufio.NewReader(r))
-	} else {
-		img, err = jpeg.Decode(bufio.NewReader(r))
-	}
+	img, err := format.decode(bufio.NewReader(r))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("data: %s: cannot decode: %w", path, err)
 	}
@@ -448,6 +459,27 @@ func decodeImage(path string, r io.ReadSeeker, opt FolderOptions, lim Limits, bu
 		h, w = opt.Height, opt.Width
 	}
 	return pix, h, w, nil
+}
+
+// readHeader reads the header of r, the image file path, and checks its
+// width and height against lim.MaxPixels.
+func readHeader(path string, r io.Reader, lim Limits) (imageFormat, image.Config, error) {
+	format, ok := imageFormats[strings.ToLower(filepath.Ext(path))]
+	if !ok {
+		return format, image.Config{}, fmt.Errorf("data: %s: unsupported image format (%s are read)", path, formatNames)
+	}
+	cfg, err := format.config(bufio.NewReader(r))
+	if err != nil {
+		return format, cfg, fmt.Errorf("data: %s: cannot decode: %w", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return format, cfg, fmt.Errorf("data: %s: empty image (%dx%d)", path, cfg.Width, cfg.Height)
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); px > lim.MaxPixels {
+		return format, cfg, fmt.Errorf("data: %s: the header announces %dx%d = %d pixels, more than the %d allowed (Limits.MaxPixels)",
+			path, cfg.Width, cfg.Height, px, lim.MaxPixels)
+	}
+	return format, cfg, nil
 }
 
 // imageToCHW converts a decoded image to CHW bytes: RGB (alpha dropped, as

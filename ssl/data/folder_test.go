@@ -192,7 +192,7 @@ func TestImageFolderErrors(t *testing.T) {
 		{"empty class", func(root string) {
 			writePNG(t, filepath.Join(root, "a", "1.png"), 3, 3, r)
 			must(t, os.Mkdir(filepath.Join(root, "b"), 0o755))
-		}, FolderOptions{}, "holds no png or jpeg"},
+		}, FolderOptions{}, "holds no image (png, jpeg"},
 		{"no classes", func(root string) {}, FolderOptions{}, "no class directories"},
 		{"corrupt png", func(root string) {
 			must(t, os.MkdirAll(filepath.Join(root, "a"), 0o755))
@@ -204,10 +204,14 @@ func TestImageFolderErrors(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			must(t, os.WriteFile(p, b[:len(b)/2], 0o644))
 		}, FolderOptions{}, "t.jpg: cannot decode"},
-		{"bmp", func(root string) {
+		{"ppm", func(root string) {
+			writePNG(t, filepath.Join(root, "a", "1.png"), 3, 3, r)
+			must(t, os.WriteFile(filepath.Join(root, "a", "2.ppm"), []byte("P6"), 0o644))
+		}, FolderOptions{}, "2.ppm: unsupported image format (png, jpeg, gif, bmp, tiff and webp are read)"},
+		{"corrupt bmp", func(root string) {
 			writePNG(t, filepath.Join(root, "a", "1.png"), 3, 3, r)
 			must(t, os.WriteFile(filepath.Join(root, "a", "2.bmp"), []byte("BM"), 0o644))
-		}, FolderOptions{}, "unsupported image format"},
+		}, FolderOptions{}, "2.bmp: cannot decode"},
 		{"half a size", func(root string) { writePNG(t, filepath.Join(root, "a", "1.png"), 3, 3, r) }, FolderOptions{Height: 4}, "want both positive"},
 	} {
 		root := t.TempDir()
