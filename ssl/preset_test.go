@@ -24,6 +24,14 @@ func TestPresetFor(t *testing.T) {
 			WarmupEpochs: 10, MinScale: 0.2, Jitter: 0.4, AnchorCrop: true}},
 		{"gpu", "mocov2", false, Preset{Name: "gpu", Width: 64, Batch: 512, Epochs: 500, ProbeEpochs: 100, Queue: 4096, LR: 0.5,
 			WarmupEpochs: 10, MinScale: 0.2, Jitter: 0.4}},
+		{"paper", "mocov2", true, Preset{Name: "paper", Width: 64, Batch: 512, Epochs: 500, ProbeEpochs: 100, Queue: 65536, LR: 0.5,
+			MinScale: 0.2, Jitter: 0.4, AnchorCrop: true, Temperature: 0.2, KeyMomentum: 0.999, WeightDecay: 1e-4, Unlabeled: true}},
+		{"paper", "simclr", false, Preset{Name: "paper", Width: 64, Batch: 512, Epochs: 500, ProbeEpochs: 100, Queue: 4096, LR: 0.5,
+			MinScale: 0.2, Jitter: 0.4, Temperature: 0.5, WeightDecay: 1e-4, Unlabeled: true,
+			Arch: Config{ProjNoBN: true, LossScale: float32(0.5 / 0.07)}}},
+		{"paper", "simsiam", true, Preset{Name: "paper", Width: 64, Batch: 512, Epochs: 500, ProbeEpochs: 100, Queue: 4096, LR: 0.5,
+			MinScale: 0.2, Jitter: 0.4, AnchorCrop: true, WeightDecay: 1e-4, Unlabeled: true,
+			Arch: Config{ZeroInitResidual: true, ProjLastBNNoAffine: true}}},
 	} {
 		got, err := PresetFor(tc.name, tc.fw, tc.hal)
 		if err != nil || got != tc.want {
@@ -35,5 +43,8 @@ func TestPresetFor(t *testing.T) {
 	}
 	if _, err := PresetFor("cpu", "dino", true); err == nil {
 		t.Error("unknown framework accepted")
+	}
+	if _, err := PresetFor("paper", "byol", true); err == nil {
+		t.Error("a paper preset for BYOL, which the paper does not run")
 	}
 }

@@ -33,7 +33,7 @@ func NewSimCLR(b kernels.Backend, rng *rand.Rand, c Config) (*SimCLR, error) {
 	if err != nil {
 		return nil, err
 	}
-	proj, err := nn.NewMLP(b, rng, nn.MLPConfig{In: enc.FeatureDim(), Hidden: []int{c.HiddenDim}, Out: c.ProjDim, HiddenBN: true})
+	proj, err := nn.NewMLP(b, rng, nn.MLPConfig{In: enc.FeatureDim(), Hidden: []int{c.HiddenDim}, Out: c.ProjDim, HiddenBN: !c.ProjNoBN})
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +95,21 @@ func (s *SimCLR) Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *
 	z1, z2 := tp.Rows(z, 0, n), tp.Rows(z, n, 2*n)
 	s.last.z1, s.last.z2, s.last.h, s.last.lambda = z1, z2, nil, 0
 	if s.Hal == nil {
-		return tp.InfoNCE(z, z, nil, ntXentParams(s.Cfg.Temperature, n, 2, false))
+		return s.scaled(tp, tp.InfoNCE(z, z, nil, ntXentParams(s.Cfg.Temperature, n, 2, false)))
 	}
 	lambda := SampleLambda(rng)
 	h := s.Hal.Hallucinate(tp, z1, z2, lambda)
 	s.last.h, s.last.lambda = h, lambda
 	all := tp.ConcatRows(z1, h, z2, z2)
-	return tp.InfoNCE(all, all, nil, ntXentParams(s.Cfg.Temperature, n, 4, !s.Cfg.Compat))
+	return s.scaled(tp, tp.InfoNCE(all, all, nil, ntXentParams(s.Cfg.Temperature, n, 4, !s.Cfg.Compat)))
+}
+
+// scaled multiplies the loss by Cfg.LossScale when it is set.
+func (s *SimCLR) scaled(tp *autograd.Tape, loss *autograd.Var) *autograd.Var {
+	if s.Cfg.LossScale == 0 || s.Cfg.LossScale == 1 {
+		return loss
+	}
+	return tp.Scale(s.Cfg.LossScale, loss)
 }
 
 // ntXentParams describes NT-Xent over rows made of `blocks` blocks of n rows

@@ -34,7 +34,7 @@ func NewSimSiam(b kernels.Backend, rng *rand.Rand, c Config) (*SimSiam, error) {
 	}
 	s := &SimSiam{Cfg: c, Enc: enc, b: b}
 	if s.Proj, err = nn.NewMLP(b, rng, nn.MLPConfig{In: enc.FeatureDim(), Hidden: []int{c.HiddenDim, c.HiddenDim}, Out: c.ProjDim,
-		HiddenBN: true, LastBN: true}); err != nil {
+		HiddenBN: true, LastBN: true, LastBNNoAffine: c.ProjLastBNNoAffine}); err != nil {
 		return nil, err
 	}
 	if s.Pred, err = nn.NewMLP(b, rng, nn.MLPConfig{In: c.ProjDim, Hidden: []int{c.PredHidden}, Out: c.ProjDim, HiddenBN: true}); err != nil {

@@ -7,6 +7,7 @@ package ssl
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -101,6 +102,23 @@ type Config struct {
 	// its key, the only key of the current batch, by the batch statistics
 	// the two share. The batch size must be a multiple of it; 0 or 1: off.
 	ShuffleBN int
+
+	// The released code's architecture and loss, which the "paper" preset
+	// selects (PresetFor); all off by default.
+
+	// ZeroInitResidual starts every residual block as the identity (the
+	// scale of its last batch norm at zero), as the official SimSiam's
+	// ResNet does.
+	ZeroInitResidual bool
+	// ProjNoBN builds SimCLR's projector without its hidden batch norm,
+	// Linear-ReLU-Linear, as the released DDP_simclr.py does.
+	ProjNoBN bool
+	// ProjLastBNNoAffine ends SimSiam's projector in a batch norm without
+	// learned scale and shift, as the official recipe does.
+	ProjLastBNNoAffine bool
+	// LossScale multiplies SimCLR's loss (0 means 1): the released
+	// NT_Xent_dist multiplies it by T / 0.07, its base temperature.
+	LossScale float32
 }
 
 // DefaultConfig returns the paper's settings for a framework on a small data
@@ -144,6 +162,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("ssl: BYOL base momentum %v, want in [0, 1)", c.Momentum)
 	case c.Framework != "simsiam" && c.Framework != "byol" && !(c.Temperature > 0):
 		return fmt.Errorf("ssl: temperature %v, want > 0", c.Temperature)
+	case c.ProjNoBN && c.Framework != "simclr":
+		return fmt.Errorf("ssl: a projector without batch norm (ProjNoBN) is SimCLR's, not %s's", c.Framework)
+	case c.ProjLastBNNoAffine && c.Framework != "simsiam":
+		return fmt.Errorf("ssl: a last batch norm without affine parameters (ProjLastBNNoAffine) is SimSiam's, not %s's", c.Framework)
+	case c.LossScale != 0 && c.Framework != "simclr":
+		return fmt.Errorf("ssl: a loss scale is SimCLR's, not %s's", c.Framework)
+	case c.LossScale < 0 || math.IsNaN(float64(c.LossScale)) || math.IsInf(float64(c.LossScale), 0):
+		return fmt.Errorf("ssl: loss scale %v, want a positive number (0: 1)", c.LossScale)
 	}
 	return nil
 }
@@ -168,7 +194,7 @@ func New(b kernels.Backend, rng *rand.Rand, c Config) (Framework, error) {
 }
 
 func newEncoder(b kernels.Backend, rng *rand.Rand, c Config) (*nn.ResNet, error) {
-	rc := nn.ResNetConfig{Width: c.Width, Stem: c.Stem, InChannels: c.InChannels}
+	rc := nn.ResNetConfig{Width: c.Width, Stem: c.Stem, InChannels: c.InChannels, ZeroInitResidual: c.ZeroInitResidual}
 	if c.Depth == 34 {
 		return nn.NewResNet34(b, rng, rc)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"hallucinator/kernels/cpu"
 	"hallucinator/nn"
 	"hallucinator/ssl"
 	"hallucinator/ssl/data"
@@ -178,5 +179,53 @@ func TestValidationSplit(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "embedding.png")); err != nil {
 		t.Errorf("embedding.png: %v", err)
+	}
+}
+
+// TestPaperPreset checks that -preset paper selects the released
+// configuration (and that flags given beside it win), and that the
+// framework it builds carries the released architecture.
+func TestPaperPreset(t *testing.T) {
+	o, err := parseFlags([]string{"-preset", "paper", "-framework", "mocov2"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.applyPreset(false)
+	if o.Preset != "paper" || o.Queue != 65536 || o.KeyMomentum != 0.999 || o.WarmupEp != 0 || o.Temperature != 0.2 ||
+		o.Width != 64 || o.Batch != 512 || o.Epochs != 500 || o.LR != 0.5 || o.MinScale != 0.2 || o.Jitter != 0.4 ||
+		o.WeightDecay != 1e-4 || o.ProbeEpochs != 100 || o.AnchorCrop != "on" {
+		t.Errorf("paper preset for MoCo v2: %+v", o)
+	}
+	o, err = parseFlags([]string{"-preset", "paper", "-framework", "mocov2", "-key-momentum", "0.99", "-warmup", "2"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.applyPreset(false)
+	if o.KeyMomentum != 0.99 || o.WarmupEp != 2 {
+		t.Errorf("flags beside the paper preset: key momentum %v, warm-up %v", o.KeyMomentum, o.WarmupEp)
+	}
+	if _, err := parseFlags([]string{"-preset", "paper", "-framework", "byol"}, os.Stderr); err == nil {
+		t.Error("-preset paper -framework byol accepted")
+	}
+	// The architecture: SimCLR's projector without batch norm.
+	o, err = parseFlags([]string{"-preset", "paper", "-framework", "simclr", "-width", "2", "-batch", "8"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.applyPreset(false)
+	ds := &data.Dataset{N: 8, C: 1, H: 8, W: 8, Pixels: make([]uint8, 8*64), Labels: make([]int32, 8), NumClasses: 2}
+	s := &data.Splits{Name: "fashion-mnist", Train: ds, Test: ds, Norm: data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}}
+	be := cpu.New(cpu.Options{Threads: 1})
+	defer be.Close()
+	fw, _, err := build(be, o, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range fw.Params() {
+		names = append(names, p.Name)
+	}
+	if all := strings.Join(names, " "); strings.Contains(all, "projector.1.weight") || !strings.Contains(all, "projector.0.bias") {
+		t.Errorf("paper SimCLR's parameters: %s", all)
 	}
 }

@@ -380,8 +380,10 @@ func parseConfig(raw []byte) (*options, error) {
 // loadData opens the run's data set (data.Open) with its splits,
 // normalisation and anchor box.
 func loadData(o *options) (*data.Splits, error) {
+	// The paper pre-trains STL-10 on its training and unlabelled images.
+	unlabeled := o.Preset == "paper" && strings.EqualFold(o.Dataset, "stl10")
 	return data.Open(o.Dataset, data.OpenOptions{Dir: o.DataDir, ImageSize: o.ImageSize, Workers: o.Workers,
-		TrainSubset: o.TrainSubset, TestSubset: o.TestSubset, Val: o.Val})
+		TrainSubset: o.TrainSubset, TestSubset: o.TestSubset, Val: o.Val, Unlabeled: unlabeled})
 }
 
 func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.Trainer, error) {
@@ -411,6 +413,13 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 	case s.Train.H > 64:
 		c.Stem = nn.StemImageNet // for large images
 	}
+	if o.Preset == "paper" {
+		p, err := ssl.PresetFor("paper", o.Framework, o.Hallucinate)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Apply(&c)
+	}
 	fw, err := ssl.New(be, tensor.NewRand(o.Seed), c)
 	if err != nil {
 		return nil, nil, err
@@ -424,7 +433,11 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 		box := s.Anchor
 		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, box.Lo, box.Hi, box.Alpha), size, s.Norm, blur, o.Jitter)
 	}
-	steps := s.Train.N / o.Batch
+	pre, err := s.Pretrain()
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := pre.N / o.Batch
 	if o.MaxSteps > 0 {
 		steps = min(steps, o.MaxSteps)
 	}
@@ -432,7 +445,7 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
 		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps,
 		OnNonFinite: o.OnNonFinite, Norm: s.Norm}
-	tr, err := ssl.NewTrainer(be, fw, s.Train, tc)
+	tr, err := ssl.NewTrainer(be, fw, pre, tc)
 	if err != nil {
 		return nil, nil, err
 	}

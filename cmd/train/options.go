@@ -72,6 +72,8 @@ type options struct {
 	// flags given on the command line.
 	flags *flag.FlagSet
 	set   map[string]bool
+	// fromFile is set when the settings came from -config.
+	fromFile bool
 	// extendFrom is the number of epochs of a run that -resume -epochs
 	// extends (0 otherwise).
 	extendFrom int
@@ -107,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o.flags, o.set = fs, map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	if config != "" {
+		o.fromFile = true
 		// A new run: not the configured run's directory, unless given.
 		if !o.set["out"] {
 			o.Out = ""
@@ -159,7 +162,7 @@ func newFlagSet(o *options, config *string, stderr io.Writer) (*flag.FlagSet, *o
 	fs.IntVar(&o.Depth, "depth", 18, "ResNet depth: 18 or 34")
 	fs.StringVar(&o.Stem, "stem", "auto", "ResNet stem: cifar (3x3 stride 1), cifar-pool (cifar and a 2x2 max pool), imagenet (7x7 stride 2 and a max pool), or auto (imagenet above 64 pixels, else the preset's)")
 	fs.StringVar(&o.Device, "device", "auto", "auto, cpu, cuda or ref")
-	fs.StringVar(&o.Preset, "preset", "auto", "sizes of the flags left at 0: cpu (the ~10-minute run), gpu (the paper's protocol) or auto (the device's)")
+	fs.StringVar(&o.Preset, "preset", "auto", "settings of the flags left unset: cpu (the ~10-minute run), gpu (the paper's sizes), paper (the released configuration, docs/paper-preset.md) or auto (cpu or gpu by the device)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of initialisation, data order and augmentation")
 	fs.IntVar(&o.Workers, "workers", 0, "augmentation workers (0: number of CPUs)")
 	fs.StringVar(&o.Out, "out", "", "output directory (default runs/<framework>-<time>)")
@@ -185,6 +188,9 @@ func (o *options) check() error {
 	default:
 		bad("-framework %q: want simclr, mocov1, mocov2, simsiam or byol", o.Framework)
 	}
+	if o.Preset == "paper" && o.Framework == "byol" {
+		bad("-preset paper: the paper has no BYOL runs (use -preset gpu)")
+	}
 	// Checked here, before a run directory is made.
 	if err := data.CheckName(o.Dataset); err != nil {
 		bad("-dataset %q: %v", o.Dataset, strings.TrimPrefix(err.Error(), "data: "))
@@ -202,9 +208,9 @@ func (o *options) check() error {
 		bad("-device %q: want auto, cpu, cuda or ref", o.Device)
 	}
 	switch o.Preset {
-	case "", "auto", "cpu", "gpu":
+	case "", "auto", "cpu", "gpu", "paper":
 	default:
-		bad("-preset %q: want auto, cpu or gpu", o.Preset)
+		bad("-preset %q: want auto, cpu, gpu or paper", o.Preset)
 	}
 	switch o.OnNonFinite {
 	case "", "stop", "skip":
@@ -316,9 +322,10 @@ func (o *options) applyPreset(accelerator bool) {
 	if accelerator {
 		name = "gpu"
 	}
-	if o.Preset == "cpu" || o.Preset == "gpu" {
+	if o.Preset == "cpu" || o.Preset == "gpu" || o.Preset == "paper" {
 		name = o.Preset
 	}
+	o.Preset = name // resolved, so that a resumed run keeps it
 	p, err := ssl.PresetFor(name, o.Framework, o.Hallucinate)
 	if err != nil {
 		panic(err) // o.check has accepted the framework and the preset
@@ -347,6 +354,16 @@ func (o *options) applyPreset(accelerator bool) {
 	setF(&o.Temperature, p.Temperature, false)
 	setF(&o.WarmupEp, p.WarmupEpochs, true)
 	setF(&o.Jitter, p.Jitter, true)
+	// Settings whose zero is a value: taken from the preset on a fresh
+	// command line only (a resumed or -config run keeps its own).
+	if fresh := o.set != nil && !o.fromFile; fresh {
+		if !o.set["key-momentum"] && p.KeyMomentum != 0 {
+			o.KeyMomentum = p.KeyMomentum
+		}
+		if !o.set["wd"] && p.WeightDecay != 0 {
+			o.WeightDecay = p.WeightDecay
+		}
+	}
 	if o.AnchorCrop == "auto" && !p.AnchorCrop {
 		o.AnchorCrop = "off"
 	}
