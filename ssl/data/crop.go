@@ -69,6 +69,10 @@ type AnchorResizedCrop struct {
 	RandomResizedCrop
 	Lo, Hi float64 // the central box along each axis, e.g. (0.25, 0.75)
 	Alpha  float64 // Beta(Alpha, Alpha) placement inside the box, e.g. 0.1
+	// Compat places the window as the released code does: the start is
+	// drawn among the integer starts whose centre lies in the box and
+	// truncated, so the last of them is never reached (see place).
+	Compat bool
 }
 
 // NewAnchorResizedCrop returns a square AnchorResizedCrop of side size with
@@ -93,6 +97,16 @@ func (t AnchorResizedCrop) Params(h, w int, rng *rand.Rand) (top, left, ch, cw i
 // that is large when only a few starts fit, as for nearly whole-image
 // windows.)
 func (t AnchorResizedCrop) place(side, n int, rng *rand.Rand) int {
+	if t.Compat {
+		// The released ContrastiveCrop code: lo + int((hi-lo)*beta), with
+		// torch's Beta draw, which is clamped below 1 (a draw of exactly 1,
+		// the only way to reach hi, never happens there).
+		clamp := func(v int) int { return min(max(v, 0), side-n) }
+		lo := clamp(int(float64(side)*t.Lo) - n/2)
+		hi := clamp(int(float64(side)*t.Hi) - n/2)
+		u := min(betaSample(rng, t.Alpha, t.Alpha), math.Nextafter(1, 0))
+		return lo + int(float64(hi-lo)*u)
+	}
 	c := float64(side) * (t.Lo + (t.Hi-t.Lo)*betaSample(rng, t.Alpha, t.Alpha))
 	return min(max(int(math.Round(c-float64(n)/2)), 0), side-n)
 }
