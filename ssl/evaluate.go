@@ -41,6 +41,9 @@ type EvalConfig struct {
 	RawPixels bool
 	// Probe, when set, trains a linear probe on the frozen features.
 	Probe *ProbeConfig
+	// AugmentedProbe, when set, trains the paper's linear probe on the
+	// features of augmented images as well (LinearProbeAugmented).
+	AugmentedProbe *AugmentedProbeConfig
 	// AlignImages is the number of Eval images (the first ones) whose two
 	// augmented views (data.SSLView) measure alignment and uniformity; 0
 	// leaves them out.
@@ -57,7 +60,7 @@ type EvalConfig struct {
 // EvalProgress reports the advance of Evaluate: Done of Total units (images
 // or epochs) of the stage named by Stage.
 type EvalProgress struct {
-	Stage       string // "embed train", "embed val", "kNN", "raw-pixel kNN", "linear probe", "alignment"
+	Stage       string // "embed train", "embed val", "kNN", "raw-pixel kNN", "linear probe", "augmented probe", "alignment"
 	Done, Total int
 }
 
@@ -74,6 +77,8 @@ type EvalSummary struct {
 	KNNRawPixelsByK map[int]float64
 	// Probe is the linear probe's accuracy by epoch (nil without one).
 	Probe *ProbeResult
+	// AugmentedProbe is the augmented probe's (nil without one).
+	AugmentedProbe *ProbeResult
 	// Alignment and Uniformity (Wang and Isola 2020) of the normalised
 	// features of two views, with EvalConfig.AlignImages.
 	Alignment, Uniformity float64
@@ -170,6 +175,15 @@ func Evaluate(ctx context.Context, be kernels.Backend, m nn.Module, d EvalData, 
 			return nil, err
 		}
 		sum.Probe = &res
+	}
+	if c.AugmentedProbe != nil {
+		report("augmented probe", 0, c.AugmentedProbe.Epochs)
+		res, err := LinearProbeAugmented(ctx, be, m, d.Train, d.Eval, d.Norm, *c.AugmentedProbe,
+			func(done int) { report("augmented probe", done, c.AugmentedProbe.Epochs) })
+		if err != nil {
+			return nil, err
+		}
+		sum.AugmentedProbe = &res
 	}
 	if c.AlignImages > 0 {
 		sub := data.FirstN(d.Eval, c.AlignImages)

@@ -156,12 +156,12 @@ func f32bytes(v []float32) []byte {
 
 // TestValidationSplit checks that -val holds images out of pre-training,
 // that the monitor reads them, and that the summary gives the validation
-// figures beside the test ones.
+// figures beside the test ones (and -probe-aug the augmented probe's).
 func TestValidationSplit(t *testing.T) {
 	needData(t)
 	dir := t.TempDir()
 	var out bytes.Buffer
-	args := append(tinyRunArgs(dir, "1"), "-val", "48", "-eval-every", "1", "-epochs", "2")
+	args := append(tinyRunArgs(dir, "1"), "-val", "48", "-eval-every", "1", "-epochs", "2", "-probe-aug")
 	if err := run(context.Background(), args, &out, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
@@ -174,7 +174,8 @@ func TestValidationSplit(t *testing.T) {
 	}
 	var sum summary
 	raw, _ = os.ReadFile(filepath.Join(dir, summaryFile))
-	if err := json.Unmarshal(raw, &sum); err != nil || !(sum.ValKNN > 0) || !(sum.ValLinearLast > 0) || !(sum.KNN > 0) {
+	if err := json.Unmarshal(raw, &sum); err != nil || !(sum.ValKNN > 0) || !(sum.ValLinearLast > 0) || !(sum.KNN > 0) ||
+		len(sum.LinearAugCurve) != 1 || !(sum.LinearAugLast > 0) {
 		t.Errorf("summary %+v, %v", sum, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "embedding.png")); err != nil {
@@ -193,7 +194,7 @@ func TestPaperPreset(t *testing.T) {
 	o.applyPreset(false)
 	if o.Preset != "paper" || o.Queue != 65536 || o.KeyMomentum != 0.999 || o.WarmupEp != 0 || o.Temperature != 0.2 ||
 		o.Width != 64 || o.Batch != 512 || o.Epochs != 500 || o.LR != 0.5 || o.MinScale != 0.2 || o.Jitter != 0.4 ||
-		o.WeightDecay != 1e-4 || o.ProbeEpochs != 100 || o.AnchorCrop != "on" {
+		o.WeightDecay != 1e-4 || o.ProbeEpochs != 100 || o.AnchorCrop != "on" || !o.ProbeAug {
 		t.Errorf("paper preset for MoCo v2: %+v", o)
 	}
 	o, err = parseFlags([]string{"-preset", "paper", "-framework", "mocov2", "-key-momentum", "0.99", "-warmup", "2"}, os.Stderr)

@@ -293,6 +293,9 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 		fmt.Fprintln(stdout, line)
 	}
+	if o.ProbeAug {
+		fmt.Fprintf(stdout, "linear probe on augmented images (the paper's): %.2f %% (best epoch %.2f %%)\n", 100*sum.LinearAugLast, 100*sum.LinearAugBest)
+	}
 	if sets.Val != nil {
 		fmt.Fprintf(stdout, "validation (%d images held out of training): kNN %.2f %%, linear %.2f %%; test, read once:\n", sets.Val.N, 100*sum.ValKNN, 100*sum.ValLinearLast)
 	}
@@ -487,10 +490,14 @@ type summary struct {
 	// ValKNN and ValLinearLast are the kNN and linear-probe accuracy on the
 	// validation split (-val), the figures to choose settings by; the
 	// others are on the test split.
-	ValKNN          float64 `json:"val_knn,omitempty"`
-	ValLinearLast   float64 `json:"val_linear_last,omitempty"`
-	PretrainSeconds float64 `json:"pretrain_seconds"`
-	EvalSeconds     float64 `json:"eval_seconds"`
+	ValKNN        float64 `json:"val_knn,omitempty"`
+	ValLinearLast float64 `json:"val_linear_last,omitempty"`
+	// The paper's probe on augmented images (-probe-aug), on the test split.
+	LinearAugLast   float64   `json:"linear_aug_last,omitempty"`
+	LinearAugBest   float64   `json:"linear_aug_best,omitempty"`
+	LinearAugCurve  []float64 `json:"linear_aug_curve,omitempty"`
+	PretrainSeconds float64   `json:"pretrain_seconds"`
+	EvalSeconds     float64   `json:"eval_seconds"`
 	// SkippedSteps counts the steps skipped for a non-finite loss or
 	// gradient (-on-nonfinite skip).
 	SkippedSteps int `json:"skipped_steps"`
@@ -507,7 +514,7 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 	// Alignment of two augmented views and uniformity, on up to 2000 images.
 	ev, err := ssl.Evaluate(ctx, be, fw, ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm},
 		ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Ks: more, RawPixels: true, Probe: &pc,
-			AlignImages: 2000, Seed: o.Seed, Progress: pb.stage})
+			AugmentedProbe: augProbe(o), AlignImages: 2000, Seed: o.Seed, Progress: pb.stage})
 	pb.done()
 	if err != nil {
 		return nil, err
@@ -536,11 +543,27 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 		}
 		return out
 	}
-	return &summary{Framework: o.Framework, Hallucinate: o.Hallucinate, Compat: o.Compat,
+	sum := &summary{Framework: o.Framework, Hallucinate: o.Hallucinate, Compat: o.Compat,
 		KNN: ev.KNN, KNNByK: byK(ev.KNNByK), KNNRawPixels: ev.KNNRawPixels, KNNRawPixelsByK: byK(ev.KNNRawPixelsByK),
 		LinearLast: ev.Probe.Last, LinearBest: ev.Probe.Best, LinearCurve: ev.Probe.Curve,
 		Alignment: ev.Alignment, Uniformity: ev.Uniformity, EffectiveRank: ev.EffectiveRank,
-		ValKNN: valKNN, ValLinearLast: valLinear, EvalSeconds: ev.Duration.Seconds()}, nil
+		ValKNN: valKNN, ValLinearLast: valLinear, EvalSeconds: ev.Duration.Seconds()}
+	if a := ev.AugmentedProbe; a != nil {
+		sum.LinearAugLast, sum.LinearAugBest, sum.LinearAugCurve = a.Last, a.Best, a.Curve
+	}
+	return sum, nil
+}
+
+// augProbe is the paper's augmented probe with -probe-epochs epochs, or nil
+// without -probe-aug.
+func augProbe(o *options) *ssl.AugmentedProbeConfig {
+	if !o.ProbeAug {
+		return nil
+	}
+	pc := ssl.PaperProbe
+	pc.Epochs, pc.Seed, pc.Workers = o.ProbeEpochs, o.Seed, o.Workers
+	pc.Milestones = []int{o.ProbeEpochs * 6 / 10, o.ProbeEpochs * 8 / 10}
+	return &pc
 }
 
 func plots(dir string) error {

@@ -64,6 +64,7 @@ type options struct {
 	KNNKs       string  `json:"knn_ks,omitempty"`
 	ProbeEpochs int     `json:"probe_epochs"`
 	ProbeLR     float64 `json:"probe_lr"`
+	ProbeAug    bool    `json:"probe_aug,omitempty"`
 	MaxSteps    int     `json:"max_steps"`
 	OnNonFinite string  `json:"on_nonfinite,omitempty"` // stop, skip
 	Quiet       bool    `json:"-"`
@@ -173,6 +174,7 @@ func newFlagSet(o *options, config *string, stderr io.Writer) (*flag.FlagSet, *o
 	fs.StringVar(&o.KNNKs, "knn-ks", "", "more neighbour counts for the final kNN of the features and of the raw pixels alike, e.g. 1,5,20,50 (in summary.json)")
 	fs.IntVar(&o.ProbeEpochs, "probe-epochs", 0, "linear-probe epochs (0: preset; the paper's is 100)")
 	fs.Float64Var(&o.ProbeLR, "probe-lr", 0.1, "linear-probe learning rate (on standardised features)")
+	fs.BoolVar(&o.ProbeAug, "probe-aug", false, "also the paper's linear probe: trained on augmented images through the frozen encoder, lr 10, -probe-epochs epochs (on in the paper preset; slow on a CPU)")
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
 	fs.StringVar(&o.OnNonFinite, "on-nonfinite", "stop", "a step whose loss or gradient is NaN or infinite: stop (the last checkpoint stays as it was) or skip (the step changes nothing and is counted; 20 in a row stop the run)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
@@ -362,6 +364,9 @@ func (o *options) applyPreset(accelerator bool) {
 		}
 		if !o.set["wd"] && p.WeightDecay != 0 {
 			o.WeightDecay = p.WeightDecay
+		}
+		if !o.set["probe-aug"] && name == "paper" {
+			o.ProbeAug = true
 		}
 	}
 	if o.AnchorCrop == "auto" && !p.AnchorCrop {
