@@ -13,8 +13,9 @@ import (
 // against the stop-gradient projection of the other. With the Hallucinator,
 // each prediction p1, p2 is extrapolated away from the other (one lambda
 // each, one shared MLP) and [p; h] is compared with [z; z]. The
-// Hallucinator's MLP is trained with the encoder unless Compat (the released
-// code leaves it out of the optimiser when the predictor lr is fixed).
+// Hallucinator's MLP is trained with the encoder unless Compat with FixPredLR
+// (the released code leaves it out of the optimiser when the predictor lr is
+// fixed).
 type SimSiam struct {
 	Cfg       Config
 	Enc       *nn.ResNet
@@ -74,13 +75,14 @@ func (s *SimSiam) Params() []nn.Param {
 
 // MainParams returns the parameters under the schedule: encoder and
 // projector, the predictor unless FixPredLR, and the Hallucinator unless
-// Compat.
+// Compat with FixPredLR (the released optimiser then gets the encoder and the
+// predictor only; without a fixed predictor lr it gets every parameter).
 func (s *SimSiam) MainParams() []nn.Param {
 	ps := collect([]part{{"encoder", s.Enc}, {"projector", s.Proj}})
 	if !s.Cfg.FixPredLR {
 		ps = append(ps, prefixed("predictor", s.Pred.Params())...)
 	}
-	if s.Hal != nil && !s.Cfg.Compat {
+	if s.Hal != nil && !(s.Cfg.Compat && s.Cfg.FixPredLR) {
 		ps = append(ps, prefixed("hallucinator", s.Hal.Params())...)
 	}
 	return ps
