@@ -70,6 +70,53 @@ type FolderOptions struct {
 	// at one time, and the size of the text files of Tiny ImageNet. The
 	// zero value takes DefaultLimits.
 	Limits Limits
+	// Stream leaves the images in their files: the data set is streamed
+	// (Dataset.Streamed), each image decoded (and resized) when it is
+	// read, so that a folder larger than memory can be trained on. The
+	// headers are still read and checked when the folder is listed.
+	// Without Stream, a folder is streamed anyway when Height and Width are
+	// set and its estimated decoded size, files x C x Height x Width bytes,
+	// is above StreamAbove.
+	Stream bool
+	// StreamAbove is the estimated decoded size in bytes above which a
+	// folder resized to Height x Width is streamed: 0 means
+	// DefaultStreamAbove (4 GiB), a negative value never streams unless
+	// Stream is set.
+	StreamAbove int64
+	// CacheBytes bounds the decoded images a streamed data set keeps in
+	// memory (least recently used dropped first, about 128 bytes counted
+	// per image beside its pixels). Each folder loaded has its own cache,
+	// which its subsets (HoldOut, FirstN, Subset) share. 0 means DefaultCacheBytes (1 GiB), a negative
+	// value caches nothing (each read decodes the file).
+	CacheBytes int64
+}
+
+// streams reports whether a folder of n files is streamed.
+func (o FolderOptions) streams(n int) bool {
+	if o.Stream {
+		return true
+	}
+	if o.Height == 0 || o.StreamAbove < 0 {
+		return false
+	}
+	limit := o.StreamAbove
+	if limit == 0 {
+		limit = DefaultStreamAbove
+	}
+	c := int64(3)
+	if o.Gray {
+		c = 1
+	}
+	return float64(n)*float64(c)*float64(o.Height)*float64(o.Width) > float64(limit)
+}
+
+// loadFiles reads the image files paths, labelled by labels, as opt says:
+// decoded now, or streamed.
+func loadFiles(paths []string, labels []int32, classes []string, opt FolderOptions, lim Limits) (*Dataset, error) {
+	if opt.streams(len(paths)) {
+		return streamFolder(paths, labels, classes, opt, lim)
+	}
+	return decodeDataset(paths, labels, classes, opt, lim)
 }
 
 // LoadImageFolder reads root/class_name/**/*.png|jpg|jpeg|gif|bmp|tif|tiff|webp
@@ -127,7 +174,7 @@ func LoadImageFolder(root string, opt FolderOptions) (*Dataset, error) {
 			labels = append(labels, int32(ci))
 		}
 	}
-	return decodeDataset(paths, labels, classes, opt, lim)
+	return loadFiles(paths, labels, classes, opt, lim)
 }
 
 // listNames quotes the first names of a class list for an error message.
@@ -206,7 +253,7 @@ func LoadTinyImageNet(dir, split string, opt FolderOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeDataset(paths, labels, classes, opt, lim)
+	return loadFiles(paths, labels, classes, opt, lim)
 }
 
 // parseValAnnotations reads text, the content of the annotation file ann:

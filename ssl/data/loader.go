@@ -72,6 +72,9 @@ type Loader struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 	once   sync.Once
+
+	errMu sync.Mutex
+	err   error // the error that ended the stream, returned by every Next after it
 }
 
 type job struct {
@@ -235,7 +238,10 @@ func (l *Loader) build(j job) (*Batch, error) {
 		}
 		b.Indices[k] = i
 		b.Labels[k] = l.ds.Labels[i]
-		pix, h, w := l.ds.Image(i)
+		pix, h, w, err := l.ds.ImageErr(i)
+		if err != nil {
+			return nil, fmt.Errorf("data: epoch %d, step %d, image %d: %w", j.epoch, j.step, i, err)
+		}
 		for v, t := range l.opt.Views {
 			img := ImageFromBytes(pix, l.ds.C, h, w)
 			if t != nil {
@@ -276,9 +282,18 @@ func (l *Loader) batch(n int) *Batch {
 
 // Next returns the next batch. At the end of the last epoch it returns
 // io.EOF; after Close, ErrClosed; when the context is cancelled, its error.
+// When an image of a streamed data set cannot be read, the error (naming
+// the file) ends the stream: the workers stop, and this call and the next
+// ones return it.
 func (l *Loader) Next() (*Batch, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
+	}
+	l.errMu.Lock()
+	err := l.err
+	l.errMu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	select {
 	case slot, ok := <-l.order:
@@ -288,7 +303,17 @@ func (l *Loader) Next() (*Batch, error) {
 		select {
 		case r := <-slot:
 			if r.err != nil {
-				return nil, l.endErr()
+				if l.ctx.Err() != nil {
+					return nil, l.endErr()
+				}
+				l.errMu.Lock()
+				if l.err == nil {
+					l.err = r.err
+				}
+				err := l.err
+				l.errMu.Unlock()
+				l.cancel()
+				return nil, err
 			}
 			return r.b, nil
 		case <-l.ctx.Done():

@@ -31,7 +31,8 @@ type Splits struct {
 	// unlabelled images); its labels are -1.
 	Unlabeled *Dataset
 	// Norm is the per-channel normalisation of the data set (the paper's
-	// released values where it has them, else measured on Train).
+	// released values where it has them, else measured on Train, or on
+	// normSample of its images evenly spread when Train is streamed).
 	Norm Normalize
 	// Anchor is the box and Beta parameter of the Hallucinator's anchor
 	// view crop (AnchorResizedCrop), the paper's released settings.
@@ -78,7 +79,20 @@ type OpenOptions struct {
 	Workers int
 	// Limits bounds the files and images read (zero: DefaultLimits).
 	Limits Limits
+	// Stream streams image folders (FolderOptions.Stream): their images
+	// are decoded when read, through a cache of CacheBytes. Without it a
+	// folder is streamed when its decoded images would take more than
+	// DefaultStreamAbove bytes.
+	Stream bool
+	// CacheBytes is the decode cache of each streamed split
+	// (FolderOptions.CacheBytes: 0 for DefaultCacheBytes, negative for
+	// none).
+	CacheBytes int64
 }
+
+// normSample is the number of images of a streamed training set that Open
+// measures the normalisation on when the data set has none of its own.
+const normSample = 10000
 
 // dataset is one entry of the registry.
 type dataset struct {
@@ -111,7 +125,8 @@ func registry() []dataset {
 		if size == 0 {
 			size = 64
 		}
-		return FolderOptions{Height: size, Width: size, Workers: o.Workers, Limits: o.Limits}
+		return FolderOptions{Height: size, Width: size, Workers: o.Workers, Limits: o.Limits,
+			Stream: o.Stream, CacheBytes: o.CacheBytes}
 	}
 	return []dataset{
 		{name: "fashion-mnist", doc: "Fashion-MNIST: 60,000 training and 10,000 test images, 1x28x28, 10 classes (IDX files)",
@@ -283,7 +298,17 @@ func Open(name string, o OpenOptions) (*Splits, error) {
 		}
 	}
 	if s.Norm, err = NormalizeFor(d.name); err != nil {
-		s.Norm = MeanStd(s.Train)
+		measured := s.Train
+		if measured.Streamed() && measured.N > normSample {
+			idx := make([]int, normSample)
+			for k := range idx {
+				idx[k] = k * measured.N / normSample
+			}
+			measured = measured.Subset(idx)
+		}
+		if s.Norm, err = MeanStdErr(measured); err != nil {
+			return nil, fmt.Errorf("data: %s in %s: %w", d.name, dir, err)
+		}
 	}
 	s.Train, s.Test = FirstN(s.Train, o.TrainSubset), FirstN(s.Test, o.TestSubset)
 	return s, nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 )
 
 // Transform is one augmentation or preprocessing step on a float32 CHW image.
@@ -85,24 +86,48 @@ func NormalizeFor(dataset string) (Normalize, error) {
 }
 
 // MeanStd measures the per-channel mean and standard deviation of a data
-// set's pixels on the [0, 1] scale, for a Normalize of one's own.
+// set's pixels on the [0, 1] scale, for a Normalize of one's own. It panics
+// when an image of a streamed data set cannot be read; MeanStdErr returns
+// the error.
 func MeanStd(d *Dataset) Normalize {
+	nm, err := MeanStdErr(d)
+	if err != nil {
+		panic(err.Error())
+	}
+	return nm
+}
+
+// MeanStdErr is MeanStd returning an error for an image of a streamed data
+// set that cannot be read; a streamed set's images are decoded in parallel.
+func MeanStdErr(d *Dataset) (Normalize, error) {
 	sum := make([]float64, d.C)
 	sq := make([]float64, d.C)
 	count := 0
-	for i := 0; i < d.N; i++ {
-		pix, h, w := d.Image(i)
+	var mu sync.Mutex
+	idx := make([]int, d.N)
+	for i := range idx {
+		idx[i] = i
+	}
+	err := d.ForImages(idx, 0, func(_ int, pix []uint8, h, w int) error {
 		n := h * w
+		s := make([]uint64, 2*d.C)
 		for c := 0; c < d.C; c++ {
-			var s, q uint64
 			for _, p := range pix[c*n : (c+1)*n] {
-				s += uint64(p)
-				q += uint64(p) * uint64(p)
+				s[c] += uint64(p)
+				s[d.C+c] += uint64(p) * uint64(p)
 			}
-			sum[c] += float64(s)
-			sq[c] += float64(q)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for c := 0; c < d.C; c++ {
+			sum[c] += float64(s[c])
+			sq[c] += float64(s[d.C+c])
 		}
 		count += n
+		return nil
+	})
+	if err != nil {
+		return Normalize{}, err
 	}
 	out := Normalize{Mean: make([]float64, d.C), Std: make([]float64, d.C)}
 	for c := range sum {
@@ -111,7 +136,7 @@ func MeanStd(d *Dataset) Normalize {
 		out.Mean[c] = m / 255
 		out.Std[c] = sqrtNonNeg(v) / 255
 	}
-	return out
+	return out, nil
 }
 
 // SSLView returns the paper's pre-training view for images of side size:
