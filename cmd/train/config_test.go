@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,5 +229,34 @@ func TestPaperPreset(t *testing.T) {
 	}
 	if all := strings.Join(names, " "); strings.Contains(all, "projector.1.weight") || !strings.Contains(all, "projector.0.bias") {
 		t.Errorf("paper SimCLR's parameters: %s", all)
+	}
+}
+
+// TestCompatAnchorCrop checks that -compat gives the anchor view the
+// released crop placement, and that it is off otherwise.
+func TestCompatAnchorCrop(t *testing.T) {
+	ds := &data.Dataset{N: 16, C: 1, H: 8, W: 8, Pixels: make([]uint8, 16*64), Labels: make([]int32, 16), NumClasses: 2}
+	s := &data.Splits{Name: "fashion-mnist", Train: ds, Test: ds, Norm: data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}},
+		Anchor: data.AnchorBox{Lo: 0.25, Hi: 0.75, Alpha: 0.1}}
+	be := cpu.New(cpu.Options{Threads: 1})
+	defer be.Close()
+	for _, compat := range []bool{false, true} {
+		o, err := parseFlags([]string{"-framework", "simclr", "-width", "2", "-batch", "8", "-compat=" + fmt.Sprint(compat), "-anchor-crop", "on"}, os.Stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.applyPreset(false)
+		_, tr, err := build(be, o, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := tr.Cfg.Views[0].(*data.Pipeline)
+		if !ok {
+			t.Fatalf("anchor view %T", tr.Cfg.Views[0])
+		}
+		crop, ok := p.Transforms[0].(data.AnchorResizedCrop)
+		if !ok || crop.Compat != compat {
+			t.Errorf("-compat=%v: anchor crop %#v", compat, p.Transforms[0])
+		}
 	}
 }

@@ -434,7 +434,9 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 	anchor := data.Transform(plain)
 	if o.anchorCrop() {
 		box := s.Anchor
-		anchor = data.ViewWithJitter(data.NewAnchorResizedCrop(size, scale, box.Lo, box.Hi, box.Alpha), size, s.Norm, blur, o.Jitter)
+		crop := data.NewAnchorResizedCrop(size, scale, box.Lo, box.Hi, box.Alpha)
+		crop.Compat = o.Compat // the released placement, biased to the top left
+		anchor = data.ViewWithJitter(crop, size, s.Norm, blur, o.Jitter)
 	}
 	pre, err := s.Pretrain()
 	if err != nil {

@@ -134,7 +134,7 @@ func newFlagSet(o *options, config *string, stderr io.Writer) (*flag.FlagSet, *o
 	}
 	fs.StringVar(&o.Framework, "framework", "simclr", "simclr, mocov1, mocov2, simsiam or byol")
 	fs.BoolVar(&o.Hallucinate, "hallucinate", true, "switch the Hallucinator on")
-	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator)")
+	fs.BoolVar(&o.Compat, "compat", false, "reproduce the released code's behaviour (twins as negatives, double enqueue, untrained SimSiam hallucinator, the anchor crop's window biased to the top left)")
 	fs.StringVar(&o.AnchorCrop, "anchor-crop", "auto", "anchor-view centre-box crop: auto (on with the Hallucinator; off in the CPU preset of SimSiam and BYOL), on, off")
 	fs.Float64Var(&o.Jitter, "color-jitter", -1, "ColorJitter strength of the pre-training views: brightness, contrast and saturation, a quarter of it for hue (0: none; -1: preset, the paper's 0.4 on a GPU, on a CPU 0.6 for MoCo, 0.8 for SimCLR, SimSiam and BYOL)")
 	fs.Float64Var(&o.MinScale, "min-scale", 0, "smallest crop area of RandomResizedCrop, as a fraction of the image (0: preset; the paper's is 0.2)")
