@@ -247,7 +247,10 @@ func (e *Encoder) EmbedDataset(ctx context.Context, ds *data.Dataset) (*tensor.T
 		hi := min(lo+e.batchSize(), ds.N)
 		buf := make([]float32, (hi-lo)*per)
 		for i := lo; i < hi; i++ {
-			pix, h, w := ds.Image(i)
+			pix, h, w, err := ds.ImageErr(i)
+			if err != nil {
+				return nil, err
+			}
 			e.prepare(data.ImageFromBytes(pix, ds.C, h, w), buf[(i-lo)*per:(i-lo+1)*per])
 		}
 		out, err := e.Forward(tensor.FromSlice(buf, hi-lo, ds.C, s, s))

@@ -16,7 +16,8 @@ import (
 )
 
 // FillBatch writes images idx of ds, scaled to [0, 1] and normalised by nm,
-// into dst [len(idx)*C*H*W] (the data set must have one image size).
+// into dst [len(idx)*C*H*W] (the data set must have one image size). An
+// image of a streamed data set that cannot be read is an error.
 func FillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) error {
 	if ds.Sizes != nil {
 		return fmt.Errorf("ssl: data set has images of different sizes; resize it on load")
@@ -25,8 +26,9 @@ func FillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) er
 		return fmt.Errorf("ssl: normalisation for %d channels, data set has %d", len(nm.Mean), ds.C)
 	}
 	hw := ds.H * ds.W
-	for bi, i := range idx {
-		pix, _, _ := ds.Image(i)
+	// A streamed data set's images are decoded in parallel; one that
+	// cannot be read is the error.
+	return ds.ForImages(idx, 0, func(bi int, pix []uint8, _, _ int) error {
 		out := dst[bi*ds.C*hw : (bi+1)*ds.C*hw]
 		for c := 0; c < ds.C; c++ {
 			mean, inv := float32(nm.Mean[c]), float32(1/nm.Std[c])
@@ -34,8 +36,8 @@ func FillBatch(ds *data.Dataset, nm data.Normalize, idx []int, dst []float32) er
 				out[c*hw+j] = (float32(pix[c*hw+j])/255 - mean) * inv
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Embed returns the features [N, D] of every image of ds (host tensor),
