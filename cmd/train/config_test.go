@@ -260,3 +260,22 @@ func TestCompatAnchorCrop(t *testing.T) {
 		}
 	}
 }
+
+// TestTestSplitReadOnce fails if the monitor or anything else before the
+// final evaluation reads the test split of a run with a validation split:
+// the monitor reads the validation images, and the test split is read
+// once, last.
+func TestTestSplitReadOnce(t *testing.T) {
+	needData(t)
+	var splits []string
+	h := hooks{evaluated: func(split string) { splits = append(splits, split) }}
+	var out bytes.Buffer
+	args := append(tinyRunArgs(t.TempDir(), "1"), "-val", "32", "-eval-every", "1", "-epochs", "3")
+	if err := runWith(context.Background(), args, &out, &out, h); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	want := []string{"val", "val", "val", "test"} // the monitor after epochs 1 and 2, then the final evaluation
+	if strings.Join(splits, " ") != strings.Join(want, " ") {
+		t.Errorf("evaluations read %v, want %v", splits, want)
+	}
+}

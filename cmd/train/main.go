@@ -62,6 +62,16 @@ type hooks struct {
 	// afterStep runs after every training step, once its metrics are
 	// written.
 	afterStep func(ssl.StepInfo)
+	// evaluated runs after every evaluation with the split it read
+	// ("val" or "test").
+	evaluated func(split string)
+}
+
+// seen reports an evaluation of split to the hook, if any.
+func (h hooks) seen(split string) {
+	if h.evaluated != nil {
+		h.evaluated(split)
+	}
 }
 
 // run is the whole command; it returns instead of exiting so that tests can
@@ -190,6 +200,12 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 		return fmt.Errorf("interrupted at epoch %d step %d; checkpoint written, continue with -resume %s", tr.Epoch+1, tr.Step, o.Out)
 	}
+	// With a validation split nothing reads the test split until the final
+	// evaluation: it is out of reach until then.
+	var held *data.Dataset
+	if sets.Val != nil {
+		held, sets.Test = sets.Test, nil
+	}
 	pb := newProgress(stderr)
 	if o.Quiet {
 		pb = newProgress(io.Discard)
@@ -235,7 +251,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		rec := map[string]any{"type": "epoch", "epoch": epoch + 1, "loss": lossSum / float64(max(lossN, 1)),
 			"epoch_s": time.Since(epStart).Seconds(), "time_s": time.Since(start).Seconds()}
 		if o.EvalEvery > 0 && (epoch+1)%o.EvalEvery == 0 && !tr.Done() {
-			acc, rank, err := knn(ctx, be, o, fw, sets, pb)
+			acc, rank, err := knn(ctx, be, o, fw, sets, pb, h)
 			if err != nil {
 				if ctx.Err() != nil {
 					return interrupted(err)
@@ -243,6 +259,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 				return err
 			}
 			rec["knn"], rec["effective_rank"] = acc, rank
+			rec["knn_split"] = "test"
 			if sets.Val != nil {
 				rec["knn_split"] = "val"
 			}
@@ -258,7 +275,10 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 	}
 	trainTime := time.Since(start)
-	sum, err := evaluate(ctx, be, o, fw, sets, pb)
+	if held != nil {
+		sets.Test = held // read once, now
+	}
+	sum, err := evaluate(ctx, be, o, fw, sets, pb, h)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted during the final evaluation (training is complete and checkpointed); evaluate with -resume %s", o.Out)
@@ -459,7 +479,7 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 
 // knn is the monitor between epochs: kNN accuracy, and the effective rank
 // of the evaluation features.
-func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress) (acc, rank float64, err error) {
+func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress, h hooks) (acc, rank float64, err error) {
 	// The monitor reads the validation split when there is one.
 	ev := ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm}
 	if s.Val != nil {
@@ -467,6 +487,7 @@ func knn(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, 
 	}
 	sum, err := ssl.Evaluate(ctx, be, fw, ev, ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Progress: pb.stage})
 	pb.done()
+	h.seen(ev.Split)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -508,7 +529,7 @@ type summary struct {
 	SkippedSteps int `json:"skipped_steps"`
 }
 
-func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress) (*summary, error) {
+func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framework, s *data.Splits, pb *progress, h hooks) (*summary, error) {
 	more, err := parseKs(o.KNNKs)
 	if err != nil {
 		return nil, err
@@ -516,17 +537,6 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 	pc := ssl.DefaultProbe
 	pc.Epochs, pc.LR, pc.Seed = o.ProbeEpochs, o.ProbeLR, o.Seed
 	pc.Milestones = []int{o.ProbeEpochs * 6 / 10, o.ProbeEpochs * 8 / 10}
-	// Alignment of two augmented views and uniformity, on up to 2000 images.
-	ev, err := ssl.Evaluate(ctx, be, fw, ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm},
-		ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Ks: more, RawPixels: true, Probe: &pc,
-			AugmentedProbe: augProbe(o), AlignImages: 2000, Seed: o.Seed, Progress: pb.stage})
-	pb.done()
-	if err != nil {
-		return nil, err
-	}
-	if err := writePCAPlot(filepath.Join(o.Out, "embedding.png"), ev.Features.Data(), ev.Features.Dim(1), s.Test.Labels, s.Test.ClassNames); err != nil {
-		return nil, fmt.Errorf("embedding plot: %w", err)
-	}
 	// With a validation split, the figures a choice of settings may read.
 	var valKNN, valLinear float64
 	if s.Val != nil {
@@ -537,6 +547,20 @@ func evaluate(ctx context.Context, be kernels.Backend, o *options, fw ssl.Framew
 			return nil, err
 		}
 		valKNN, valLinear = vs.KNN, vs.Probe.Last
+		h.seen("val")
+	}
+	// The test split, read once. Alignment of two augmented views and
+	// uniformity on up to 2000 of its images.
+	ev, err := ssl.Evaluate(ctx, be, fw, ssl.EvalData{Train: s.Train, Eval: s.Test, Split: "test", Norm: s.Norm},
+		ssl.EvalConfig{KNN: ssl.KNNConfig{K: o.KNNK, Temperature: 0.1}, Ks: more, RawPixels: true, Probe: &pc,
+			AugmentedProbe: augProbe(o), AlignImages: 2000, Seed: o.Seed, Progress: pb.stage})
+	pb.done()
+	if err != nil {
+		return nil, err
+	}
+	h.seen("test")
+	if err := writePCAPlot(filepath.Join(o.Out, "embedding.png"), ev.Features.Data(), ev.Features.Dim(1), s.Test.Labels, s.Test.ClassNames); err != nil {
+		return nil, fmt.Errorf("embedding plot: %w", err)
 	}
 	byK := func(m map[int]float64) map[string]float64 {
 		if m == nil {
