@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/image/bmp"
@@ -145,5 +146,54 @@ func TestImageFolderFormats(t *testing.T) {
 	}
 	if got, gh, gw := d.Image(5); gh != 1 || gw != 4 || !slices.Equal(got, wantWebP) {
 		t.Errorf("f.WebP: %dx%d %v, want 1x4 %v", gh, gw, got, wantWebP)
+	}
+}
+
+// bmpHeader returns the 54-byte header of a 24-bit BMP of w x h pixels,
+// with no pixels after it.
+func bmpHeader(w, h int32) []byte {
+	var b bytes.Buffer
+	b.WriteString("BM")
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	le(uint32(54 + 3*int64(w)*int64(h)))                                // file size
+	le(uint32(0))                                                       // reserved
+	le(uint32(54))                                                      // offset of the pixels
+	le(uint32(40))                                                      // BITMAPINFOHEADER
+	le(w)                                                               // width
+	le(h)                                                               // height
+	le(uint16(1))                                                       // planes
+	le(uint16(24))                                                      // bits per pixel
+	le([6]uint32{0, uint32(3 * int64(w) * int64(h)), 2835, 2835, 0, 0}) // no compression, sizes, resolution, palette
+	return b.Bytes()
+}
+
+// TestImageBombsFormats refuses BMP and TIFF headers that announce more
+// pixels than Limits.MaxPixels before decoding them, in memory or streamed.
+func TestImageBombsFormats(t *testing.T) {
+	var tb bytes.Buffer
+	must(t, tiff.Encode(&tb, image.NewGray(image.Rect(0, 0, 30, 20)), nil))
+	for _, tc := range []struct {
+		file string
+		data []byte
+		opt  FolderOptions
+		msg  string
+	}{
+		{"bomb.bmp", bmpHeader(50000, 50000), FolderOptions{Height: 8, Width: 8}, "50000x50000 = 2500000000 pixels"},
+		{"bomb.bmp", bmpHeader(50000, 50000), FolderOptions{Height: 8, Width: 8, Stream: true}, "50000x50000 = 2500000000 pixels"},
+		{"small.tif", tb.Bytes(), FolderOptions{Limits: Limits{MaxPixels: 599}}, "30x20 = 600 pixels, more than the 599 allowed"},
+		{"small.tif", tb.Bytes(), FolderOptions{Limits: Limits{MaxPixels: 599}, Stream: true}, "30x20 = 600 pixels, more than the 599 allowed"},
+	} {
+		root := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(root, "a"), 0o755))
+		must(t, os.WriteFile(filepath.Join(root, "a", tc.file), tc.data, 0o644))
+		var err error
+		alloc := allocDuring(func() { _, err = LoadImageFolder(root, tc.opt) })
+		if err == nil || !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), tc.msg) ||
+			!strings.Contains(err.Error(), "Limits.MaxPixels") {
+			t.Errorf("%s %+v: got %v, want %q", tc.file, tc.opt, err, tc.msg)
+		}
+		if alloc > maxTestAlloc {
+			t.Errorf("%s: %d bytes allocated to refuse it", tc.file, alloc)
+		}
 	}
 }
