@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"hallucinator/autograd"
+	"hallucinator/dist"
 	"hallucinator/kernels"
 	"hallucinator/tensor"
 )
@@ -44,6 +45,15 @@ type BatchNorm struct {
 	// needs. The running statistics move by the mean of the groups'
 	// statistics. Evaluation mode ignores it.
 	Groups int
+	// Sync, when it holds more than one rank, makes training-mode forwards
+	// normalise with the statistics of the global batch, the union of every
+	// rank's batch (synchronised batch norm, as PyTorch's SyncBatchNorm):
+	// each such forward and its backward are collectives that every rank
+	// must run in the same order, with inputs of the same shape. The
+	// running statistics move by the global statistics, so they stay
+	// identical across ranks. A failed collective panics with a *CommError.
+	// Nil (or one rank): this rank's batch alone. See SetSyncBN.
+	Sync dist.Comm
 
 	dims int // 2 for BatchNorm1d, 4 for BatchNorm2d
 	one  *tensor.Tensor
@@ -97,6 +107,9 @@ func (m *BatchNorm) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	}
 	if m.Training {
 		m.b.Axpy(1, m.one, m.NumBatchesTracked)
+		if m.synced() {
+			return m.syncForward(tp, x)
+		}
 		if m.Groups > 1 {
 			return m.groupedForward(tp, x)
 		}
