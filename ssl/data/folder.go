@@ -571,6 +571,29 @@ func imageToCHW(img image.Image, gray bool) ([]uint8, int, int) {
 				set(y*w+x, row[4*x], row[4*x+1], row[4*x+2])
 			}
 		}
+	case *image.RGBA: // PNG without alpha, BMP, TIFF: alpha-premultiplied
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				r, g, bl, a := row[4*x], row[4*x+1], row[4*x+2], row[4*x+3]
+				if a != 255 {
+					r, g, bl = unpremultiply(r, a), unpremultiply(g, a), unpremultiply(bl, a)
+				}
+				set(y*w+x, r, g, bl)
+			}
+		}
+	case *image.Paletted: // PNG and GIF palettes
+		pal := make([]color.NRGBA, 256)
+		for i, c := range m.Palette {
+			pal[i] = color.NRGBAModel.Convert(c).(color.NRGBA)
+		}
+		for y := 0; y < h; y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < w; x++ {
+				p := pal[row[x]]
+				set(y*w+x, p.R, p.G, p.B)
+			}
+		}
 	default:
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
@@ -580,6 +603,15 @@ func imageToCHW(img image.Image, gray bool) ([]uint8, int, int) {
 		}
 	}
 	return out, h, w
+}
+
+// unpremultiply undoes the alpha premultiplication of an 8-bit channel v as
+// color.NRGBAModel does.
+func unpremultiply(v, a uint8) uint8 {
+	if a == 0 {
+		return 0
+	}
+	return uint8((uint32(v) * 0x101 * 0xffff / (uint32(a) * 0x101)) >> 8)
 }
 
 // fitBytes resizes the largest centred window of an h x w image with the

@@ -197,3 +197,33 @@ func TestImageBombsFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestImageToCHWFastPaths checks the conversions of RGBA and paletted images
+// against color.NRGBAModel, pixel by pixel.
+func TestImageToCHWFastPaths(t *testing.T) {
+	rgba := image.NewRGBA(image.Rect(2, 1, 9, 6))
+	for i := 0; i < len(rgba.Pix); i += 4 {
+		a := uint8(i * 13)
+		if i%12 == 0 {
+			a = 255
+		}
+		for c := range 3 { // premultiplied: a channel is at most alpha
+			rgba.Pix[i+c] = uint8(uint32(i*7+c*50) % (uint32(a) + 1))
+		}
+		rgba.Pix[i+3] = a
+	}
+	pal := image.NewPaletted(image.Rect(0, 0, 5, 4), color.Palette{color.RGBA{10, 20, 30, 255}, color.RGBA{100, 50, 20, 128}, color.Gray{77}})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8(i % 3)
+	}
+	for _, img := range []image.Image{rgba, pal} {
+		for _, gray := range []bool{false, true} {
+			got, h, w := imageToCHW(img, gray)
+			// The general path: an image type without a fast path.
+			want, _, _ := imageToCHW(struct{ image.Image }{img}, gray)
+			if b := img.Bounds(); h != b.Dy() || w != b.Dx() || !slices.Equal(got, want) {
+				t.Errorf("%T gray=%v: %v, want %v", img, gray, got, want)
+			}
+		}
+	}
+}
