@@ -8,6 +8,7 @@ TEST_TIMEOUT ?= 25m
 # Seconds of fuzzing per target in `make test` (make fuzz FUZZTIME=60s for longer).
 FUZZTIME ?= 3s
 
+.PHONY: mpi bench-mpi
 .PHONY: all build test test-short test-cuda-emu vet fuzz bench bench-cpu-step kernels kernels-emu gpu-check train-sweep data clean
 
 all: build
@@ -25,6 +26,7 @@ build:
 # kernel whose logic breaks fails without a GPU; then a few seconds of each
 # fuzz target.
 test: data kernels kernels-emu vet
+	@$(MAKE) --no-print-directory mpi
 	$(GO) test -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/kernels/cuda$$')
 	@mkdir -p build; echo "$(GO) test -v ./kernels/cuda > build/cuda-test.log"; \
 	$(GO) test -timeout $(TEST_TIMEOUT) -v ./kernels/cuda > build/cuda-test.log 2>&1; rc=$$?; \
@@ -107,6 +109,25 @@ gpu-check: kernels
 # the GPU machine.
 train-sweep: kernels
 	bash scripts/train-sweep.sh build
+
+# The MPI shim (build/libhalmpi.so) that package dist opens at run time,
+# compiled with MPICH's mpicc against its ABI (libmpich.so.12); installs
+# Debian's MPICH (scripts/install-mpi.sh) when mpicc or mpiexec is missing.
+# `go test ./dist` then runs the MPI tests under `mpiexec -n 2`.
+MPICC ?= $(shell command -v mpicc.mpich 2>/dev/null || echo mpicc)
+mpi:
+	bash scripts/install-mpi.sh
+	@$(MAKE) --no-print-directory build/libhalmpi.so
+
+build/libhalmpi.so: dist/mpi/halmpi.c
+	@mkdir -p build
+	$(MPICC) -O2 -Wall -Wextra -shared -fPIC -o $@ $<
+
+# All-reduce bandwidth of the MPI communicator beside MPI_Allreduce timed in
+# the shim, 4 KB to 64 MB, under `mpiexec -n $(MPI_BENCH_RANKS)`.
+MPI_BENCH_RANKS ?= 2
+bench-mpi: mpi
+	HALLUCINATOR_DIST_MPI_BENCH=$(MPI_BENCH_RANKS) $(GO) test -count=1 -v -run '^TestMPIBench$$' ./dist
 
 clean:
 	rm -rf build

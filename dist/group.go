@@ -256,6 +256,14 @@ func hostData(t *tensor.Tensor, what string) ([]float32, error) {
 	return t.Data(), nil
 }
 
+// numel is t's number of elements, 0 for nil.
+func numel(t *tensor.Tensor) int {
+	if t == nil {
+		return 0
+	}
+	return t.Numel()
+}
+
 // sumInto writes into dst the sum of the ranks' blocks [lo, lo+len(dst)) of
 // src, in rank order, divided by n for Avg.
 func sumInto(dst []float32, calls []*call, lo int, op Op) {
@@ -286,7 +294,7 @@ func (m *member) AllReduce(ctx context.Context, t *tensor.Tensor, op Op) error {
 	if err == nil {
 		err = checkOp(op)
 	}
-	c := &call{desc: fmt.Sprintf("all-reduce(%v) of %d values", op, len(d)), send: d}
+	c := &call{desc: fmt.Sprintf("all-reduce(%v) of %d values", op, numel(t)), send: d}
 	c.run = func(calls []*call) {
 		res := make([]float32, len(d))
 		sumInto(res, calls, 0, op)
@@ -302,7 +310,7 @@ func (m *member) Broadcast(ctx context.Context, t *tensor.Tensor, root int) erro
 	if err == nil && (root < 0 || root >= m.g.n) {
 		err = fmt.Errorf("root %d is not a rank of %d", root, m.g.n)
 	}
-	c := &call{desc: fmt.Sprintf("broadcast(root %d) of %d values", root, len(d)), send: d}
+	c := &call{desc: fmt.Sprintf("broadcast(root %d) of %d values", root, numel(t)), send: d}
 	c.run = func(calls []*call) {
 		for r, o := range calls {
 			if r != root {
@@ -322,7 +330,7 @@ func (m *member) AllGather(ctx context.Context, send, recv *tensor.Tensor) error
 	if err == nil && len(r) != m.g.n*len(s) {
 		err = fmt.Errorf("recv has %d values, not %d ranks times send's %d", len(r), m.g.n, len(s))
 	}
-	c := &call{desc: fmt.Sprintf("all-gather of %d values", len(s)), send: s, recv: r}
+	c := &call{desc: fmt.Sprintf("all-gather of %d values", numel(send)), send: s, recv: r}
 	c.run = func(calls []*call) {
 		n := len(s)
 		for _, o := range calls {
@@ -346,7 +354,7 @@ func (m *member) ReduceScatter(ctx context.Context, send, recv *tensor.Tensor, o
 	if err == nil {
 		err = checkOp(op)
 	}
-	c := &call{desc: fmt.Sprintf("reduce-scatter(%v) of %d values", op, len(r)), send: s, recv: r}
+	c := &call{desc: fmt.Sprintf("reduce-scatter(%v) of %d values", op, numel(recv)), send: s, recv: r}
 	c.run = func(calls []*call) {
 		// Results go to fresh memory first: a rank's recv may alias its send.
 		n := len(r)
