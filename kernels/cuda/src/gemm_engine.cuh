@@ -270,6 +270,77 @@ struct GemmEpiT : GemmEpi {
     }
 };
 
+// ------------------------------------------------------------ pipeline --
+
+// PipeNop is Pipeline's default hook: nothing.
+struct PipeNop {
+    __device__ __forceinline__ void operator()() const {}
+};
+
+// Pipeline is the cp.async software pipeline of every main loop of the
+// engine (tf32_gemm_kernel, simt_gemm_kernel, and wgmma.cuh's wg_gemm_body
+// and wg_rs_body, on which the convolutions run): nk k tiles through STAGES
+// shared-memory stages, tile t in stage t % STAGES. A main loop is
+//
+//     using Pipe = Pipeline<STAGES, LAG>;
+//     Pipe::start(nk, load);
+//     for (int it = 0; it < nk; ++it) {
+//         Pipe::step(it, nk, load);
+//         ... compute on stage it % STAGES ...
+//     }
+//     Pipe::finish();
+//
+// with load(stage, tile) issuing the cp.async copies of k tile `tile` into
+// stage `stage` (never committing; called only for tile < nk). The compute
+// stays in the loop's own body rather than in a callback, so that its
+// accumulators remain plain locals of the kernel: the loops compile to the
+// same instructions as when the pipeline was written out in each (a
+// compute lambda reorders the accumulators' registers).
+//
+// LAG is how many stages the computation may still be reading when the
+// loads of the next tile are issued: 1 for synchronous inner products (the
+// stage being computed on), 2 for wgmma (the previous batch may still be
+// running until the compute's own wait). STAGES - LAG tiles are in flight:
+// start loads tiles 0 .. STAGES-LAG-1, one group committed per tile (empty
+// groups past nk, so that the counts stay uniform); step(it) waits until
+// tile it has landed (cp_async_wait<STAGES-LAG-1>: the younger groups may
+// still be in flight), runs landed() (wgmma: make the copies visible to the
+// async proxy), synchronises the block (every thread's copies of tile it
+// are visible, and every thread has finished the compute that read the
+// stage about to be refilled, LAG steps ago), loads tile it + STAGES - LAG
+// into the stage of tile it - LAG and commits. finish waits for the (empty)
+// groups still open (wgmma: after its own wg_wait<0>). Under the emulator
+// (emulator.cuh) the copies of a group are performed when a wait retires
+// it, so a stage read before its wait sees stale data, as on a GPU.
+template <int STAGES, int LAG = 1>
+struct Pipeline {
+    static_assert(LAG >= 1 && STAGES - LAG >= 1, "dense: bad pipeline depth");
+    static constexpr int kAhead = STAGES - LAG;  // tiles in flight
+
+    template <class Load>
+    __device__ __forceinline__ static void start(int nk, Load&& load) {
+#pragma unroll
+        for (int s = 0; s < kAhead; ++s) {
+            if (s < nk) load(s, s);
+            cp_async_commit();
+        }
+    }
+
+    template <class Load, class Landed = PipeNop>
+    __device__ __forceinline__ static void step(int it, int nk, Load&& load, Landed&& landed = Landed()) {
+        cp_async_wait<kAhead - 1>();
+        landed();
+        __syncthreads();
+        {
+            const int nt = it + kAhead;
+            if (nt < nk) load(nt % STAGES, nt);
+            cp_async_commit();
+        }
+    }
+
+    __device__ __forceinline__ static void finish() { cp_async_wait<0>(); }
+};
+
 // ---------------------------------------------------------------- TF32 --
 
 // Tf32Cfg describes a tensor-core configuration: BM x BN x BK block tile,
@@ -328,28 +399,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) tf32_gemm_kernel(Gem
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; ++s) {
-        if (s < nk) {
-            const int k0 = (kt0 + s) * BK;
-            load_tile<BM, BK, T, LA>(sA + s * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-            load_tile<BN, BK, T, LB>(sB + s * SB::kFloats, b, n0, k0, p.n, p.k, tid);
-        }
-        cp_async_commit();
-    }
-
+    auto load = [&](int st, int kt) {
+        const int k0 = (kt0 + kt) * BK;
+        load_tile<BM, BK, T, LA>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
+        load_tile<BN, BK, T, LB>(sB + st * SB::kFloats, b, n0, k0, p.n, p.k, tid);
+    };
+    using Pipe = Pipeline<STAGES>;
+    Pipe::start(nk, load);
     for (int it = 0; it < nk; ++it) {
-        cp_async_wait<STAGES - 2>();
-        __syncthreads();
-        {
-            const int nt = it + STAGES - 1;
-            if (nt < nk) {
-                const int st = nt % STAGES, k0 = (kt0 + nt) * BK;
-                load_tile<BM, BK, T, LA>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-                load_tile<BN, BK, T, LB>(sB + st * SB::kFloats, b, n0, k0, p.n, p.k, tid);
-            }
-            cp_async_commit();
-        }
+        Pipe::step(it, nk, load);
         const float* cA = sA + (it % STAGES) * SA::kFloats;
         const float* cB = sB + (it % STAGES) * SB::kFloats;
 #pragma unroll
@@ -392,7 +450,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) tf32_gemm_kernel(Gem
             }
         }
     }
-    cp_async_wait<0>();
+    Pipe::finish();
 
     const Epi epi = p.epi.bind(batch, split);
 #pragma unroll
@@ -454,28 +512,15 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) simt_gemm_kernel(Gem
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; ++s) {
-        if (s < nk) {
-            const int k0 = (kt0 + s) * BK;
-            load_tile<BM, BK, T, MNMAJ>(sA + s * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-            load_tile<BN, BK, T, MNMAJ>(sB + s * SB::kFloats, b, n0, k0, p.n, p.k, tid);
-        }
-        cp_async_commit();
-    }
-
+    auto load = [&](int st, int kt) {
+        const int k0 = (kt0 + kt) * BK;
+        load_tile<BM, BK, T, MNMAJ>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
+        load_tile<BN, BK, T, MNMAJ>(sB + st * SB::kFloats, b, n0, k0, p.n, p.k, tid);
+    };
+    using Pipe = Pipeline<STAGES>;
+    Pipe::start(nk, load);
     for (int it = 0; it < nk; ++it) {
-        cp_async_wait<STAGES - 2>();
-        __syncthreads();
-        {
-            const int nt = it + STAGES - 1;
-            if (nt < nk) {
-                const int st = nt % STAGES, k0 = (kt0 + nt) * BK;
-                load_tile<BM, BK, T, MNMAJ>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-                load_tile<BN, BK, T, MNMAJ>(sB + st * SB::kFloats, b, n0, k0, p.n, p.k, tid);
-            }
-            cp_async_commit();
-        }
+        Pipe::step(it, nk, load);
         const float* cA = sA + (it % STAGES) * SA::kFloats;
         const float* cB = sB + (it % STAGES) * SB::kFloats;
 #pragma unroll
@@ -503,7 +548,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::MINB) simt_gemm_kernel(Gem
                 for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
         }
     }
-    cp_async_wait<0>();
+    Pipe::finish();
 
     const Epi epi = p.epi.bind(batch, split);
 #pragma unroll

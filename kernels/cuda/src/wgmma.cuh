@@ -10,12 +10,13 @@
 // instructions emulated below.)
 //
 // Both loops use 256 threads = two warpgroups, each computing 64 rows of
-// the block tile, and a 4-stage cp.async pipeline that keeps two tiles in
-// flight while one batch of wgmma runs and the previous one may still be
-// finishing. The shared-memory operands of the TF32 instructions must be
-// K-major: rows of 32 k values (128 bytes) in the 128-byte swizzled layout,
-// 16-byte chunk c of row r stored at chunk c ^ (r % 8), so that 8 rows form
-// one 1024-byte swizzle atom (Smem<..., SW128>).
+// the block tile, and a 4-stage cp.async pipeline (the engine's Pipeline of
+// gemm_engine.cuh, with LAG 2) that keeps two tiles in flight while one
+// batch of wgmma runs and the previous one may still be finishing. The
+// shared-memory operands of the TF32 instructions must be K-major: rows of
+// 32 k values (128 bytes) in the 128-byte swizzled layout, 16-byte chunk c
+// of row r stored at chunk c ^ (r % 8), so that 8 rows form one 1024-byte
+// swizzle atom (Smem<..., SW128>).
 //   - wg_gemm_body (SS): 128 x 256 x 32 tiles, both operands in shared
 //     memory, read K-major from global memory 16 bytes at a time (A·B^T).
 //   - wg_rs_body (RS): 128 x BN x 32 tiles (BN = 64, 128, 256), A read by
@@ -322,31 +323,20 @@ __device__ __forceinline__ void wg_gemm_body(const GemmArgs<ASrc, BSrc, Epi>& p)
 #pragma unroll
     for (int i = 0; i < 128; ++i) acc[i] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < S - 2; ++s) {
-        if (s < nk) {
-            wg_load<BM, T>(sA + s * WgCfg::kAFloats, a, m0, s * BK, p.m, p.k, tid);
-            wg_load<BN, T>(sB + s * WgCfg::kBFloats, b, n0, s * BK, p.n, p.k, tid);
-        }
-        cp_async_commit();
-    }
+    // The engine's pipeline (gemm_engine.cuh) with LAG 2: step it waits for
+    // tile it (one younger group may still be in flight), makes every
+    // thread's copies visible to the tensor cores, and refills the stage read
+    // by batch it-2, which has completed in both warpgroups (each waited for
+    // it, wg_wait<1>, before this step's barrier).
+    using Pipe = Pipeline<S, 2>;
+    auto load = [&](int st, int kt) {
+        wg_load<BM, T>(sA + st * WgCfg::kAFloats, a, m0, kt * BK, p.m, p.k, tid);
+        wg_load<BN, T>(sB + st * WgCfg::kBFloats, b, n0, kt * BK, p.n, p.k, tid);
+    };
+    auto landed = [] { fence_async_smem(); };
+    Pipe::start(nk, load);
     for (int it = 0; it < nk; ++it) {
-        // Tile it has landed (one younger group may still be in flight);
-        // every thread's copies are made visible to the tensor cores.
-        cp_async_wait<S - 3>();
-        fence_async_smem();
-        __syncthreads();
-        {
-            // Refill the stage read by batch it-2, which has completed in
-            // both warpgroups (each waited for it before this barrier).
-            const int nt = it + S - 2;
-            if (nt < nk) {
-                const int st = nt % S;
-                wg_load<BM, T>(sA + st * WgCfg::kAFloats, a, m0, nt * BK, p.m, p.k, tid);
-                wg_load<BN, T>(sB + st * WgCfg::kBFloats, b, n0, nt * BK, p.n, p.k, tid);
-            }
-            cp_async_commit();
-        }
+        Pipe::step(it, nk, load, landed);
         const int st = it % S;
         const uint64_t da = wg_desc(sA + st * WgCfg::kAFloats + wg * 64 * 32);
         const uint64_t db = wg_desc(sB + st * WgCfg::kBFloats);
@@ -357,7 +347,7 @@ __device__ __forceinline__ void wg_gemm_body(const GemmArgs<ASrc, BSrc, Epi>& p)
         wg_wait<1>();
     }
     wg_wait<0>();
-    cp_async_wait<0>();
+    Pipe::finish();
 
     const Epi epi = p.epi.bind(batch, 0);
     const int lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -417,33 +407,22 @@ __device__ __forceinline__ void wg_rs_body(const GemmArgs<ASrc, BSrc, Epi>& p) {
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < S - 2; ++s) {
-        if (s < nk) {
-            const int k0 = (kt0 + s) * BK;
-            load_tile<BM, BK, T, LA>(sA + s * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-            wg_load_b<BN, T>(sB + s * Cfg::kBFloats, b, n0, k0, p.n, p.k, tid);
-        }
-        cp_async_commit();
-    }
+    // The same pipeline as wg_gemm_body, its steps unrolled in pairs.
+    using Pipe = Pipeline<S, 2>;
+    auto load = [&](int st, int kt) {
+        const int k0 = (kt0 + kt) * BK;
+        load_tile<BM, BK, T, LA>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
+        wg_load_b<BN, T>(sB + st * Cfg::kBFloats, b, n0, k0, p.n, p.k, tid);
+    };
+    auto landed = [] { fence_async_smem(); };
+    Pipe::start(nk, load);
     unsigned fa[2][BK / 8][4];
     for (int it0 = 0; it0 < nk; it0 += 2) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int it = it0 + h;
             if (it < nk) {
-                cp_async_wait<S - 3>();
-                fence_async_smem();
-                __syncthreads();
-                {
-                    const int nt = it + S - 2;
-                    if (nt < nk) {
-                        const int st = nt % S, k0 = (kt0 + nt) * BK;
-                        load_tile<BM, BK, T, LA>(sA + st * SA::kFloats, a, m0, k0, p.m, p.k, tid);
-                        wg_load_b<BN, T>(sB + st * Cfg::kBFloats, b, n0, k0, p.n, p.k, tid);
-                    }
-                    cp_async_commit();
-                }
+                Pipe::step(it, nk, load, landed);
                 const int st = it % S;
                 const float* cA = sA + st * SA::kFloats;
 #pragma unroll
@@ -463,7 +442,7 @@ __device__ __forceinline__ void wg_rs_body(const GemmArgs<ASrc, BSrc, Epi>& p) {
         }
     }
     wg_wait<0>();
-    cp_async_wait<0>();
+    Pipe::finish();
 
     const Epi epi = p.epi.bind(batch, split);
     const int r = m0 + arow;
