@@ -59,15 +59,16 @@ def find_lib(name):
     return None
 
 
-def torch_settings():
-    """(name, layout, env) of each PyTorch setting; the first is the untuned one."""
-    out = [("default malloc, NCHW", "nchw", {})]
-    allocs = [("tuned glibc", TUNED_GLIBC)]
+def torch_settings(which):
+    """(name, layout, env) of each PyTorch setting in which (a set of
+    default, glibc, jemalloc, tcmalloc); the untuned one comes first."""
+    out = [("default malloc, NCHW", "nchw", {})] if "default" in which else []
+    allocs = [("tuned glibc", TUNED_GLIBC)] if "glibc" in which else []
     je = find_lib("libjemalloc.so.2")
-    if je:
+    if je and "jemalloc" in which:
         allocs.append(("jemalloc", {"LD_PRELOAD": je}))
     tc = find_lib("libtcmalloc_minimal.so.4")
-    if tc:
+    if tc and "tcmalloc" in which:
         allocs.append(("tcmalloc", {"LD_PRELOAD": tc}))
     for aname, env in allocs:
         for layout in ("nchw", "channels_last"):
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--threads", default="1,2", help="thread counts (comma-separated)")
     ap.add_argument("--rounds", type=int, default=3, help="alternated runs of each setting (the median is kept)")
     ap.add_argument("--seconds", type=float, default=4, help="timed seconds per run, after the warm-up")
+    ap.add_argument("--allocators", default="default,glibc,jemalloc,tcmalloc",
+                    help="PyTorch settings: default (untuned, for context), glibc (tuned), jemalloc, tcmalloc")
     ap.add_argument("--no-go", action="store_true", help="PyTorch only")
     ap.add_argument("--go-only", action="store_true", help="ours only")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -190,7 +193,10 @@ def main():
     if not batches or min(batches) < 2 or not threads or min(threads) < 1 or args.rounds < 1 or args.seconds <= 0:
         ap.error("--batch must be at least 2, --threads, --rounds and --seconds positive")
 
-    settings = [] if args.go_only else torch_settings()
+    which = set(a for a in args.allocators.split(",") if a)
+    if not which <= {"default", "glibc", "jemalloc", "tcmalloc"} or not which - {"default"}:
+        ap.error("--allocators: want some of default, glibc, jemalloc, tcmalloc, with at least one tuned")
+    settings = [] if args.go_only else torch_settings(which)
     if not args.go_only:
         import torch
         print(f"# torch {torch.__version__}; settings: " + "; ".join(s[0] for s in settings), flush=True)
@@ -220,10 +226,11 @@ def main():
     print()
     print("| network | threads | batch | PyTorch, default malloc | PyTorch's best (setting) | ours | ours / best | ours, of peak | PyTorch's best, of peak |")
     print("|---|---|---|---|---|---|---|---|---|")
+    untuned = "default malloc, NCHW"
     for model, t, b, med, per in rows:
-        tuned = {k: v for k, v in med.items() if k not in ("ours", settings[0][0] if settings else "")}
+        tuned = {k: v for k, v in med.items() if k not in ("ours", untuned)}
         best = max(tuned.items(), key=lambda kv: kv[1]) if tuned else None
-        default = med.get(settings[0][0]) if settings else None
+        default = med.get(untuned)
         ours = med.get("ours")
         cells = [model, str(t), str(b),
                  f"{default:.1f}" if default else "",
