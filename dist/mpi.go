@@ -171,6 +171,15 @@ func (m *MPI) SetChecked(on bool) {
 	m.mu.Unlock()
 }
 
+// SetTimeout changes the bound on this rank's collectives (<= 0: none),
+// for instance a longer one around a first collective that waits for slow
+// starters.
+func (m *MPI) SetTimeout(d time.Duration) {
+	m.mu.Lock()
+	m.timeout = d
+	m.mu.Unlock()
+}
+
 // Close frees the communicator and finalizes MPI (when NewMPI initialized
 // it); every rank must call it. Later calls return an error.
 func (m *MPI) Close() error {

@@ -19,9 +19,9 @@ import (
 // what they print and how they end.
 const mpiChildEnv = "HALLUCINATOR_DIST_MPI_CHILD"
 
-// mpiTimeout is the collective timeout of the children of TestMPIRankDies;
-// the others have a generous one, so that a loaded machine does not abort
-// them.
+// mpiTimeout is the collective timeout of TestMPIRankDies's rank 0 once
+// both ranks are known to run; elsewhere the children have a generous one,
+// so that a loaded machine does not abort them.
 const mpiTimeout = time.Second
 
 // mpiReady skips the test unless the shim is built and mpiexec exists.
@@ -53,19 +53,25 @@ func mpiReady(t *testing.T) string {
 func runMPI(t *testing.T, mode string, limit time.Duration, flags ...string) (string, error, time.Duration) {
 	t.Helper()
 	mpiexec := mpiReady(t)
+	start := time.Now()
+	out, err := runMPIWith(t, mpiexec, mode, limit, append([]string{"-n", "2"}, flags...))
+	return out, err, time.Since(start)
+}
+
+// runMPIWith runs TestMPIChild in mode under mpiexec with flags.
+func runMPIWith(t *testing.T, mpiexec, mode string, limit time.Duration, flags []string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	args := append(append([]string{"-n", "2"}, flags...), os.Args[0], "-test.run", "^TestMPIChild$", "-test.v")
+	args := append(flags, os.Args[0], "-test.run", "^TestMPIChild$", "-test.v")
 	cmd := exec.CommandContext(ctx, mpiexec, args...)
 	cmd.Env = append(os.Environ(), mpiChildEnv+"="+mode)
 	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	d := time.Since(start)
 	if ctx.Err() != nil {
 		t.Fatalf("mpiexec %v hung: killed after %v; output:\n%s", args, limit, out)
 	}
-	return string(out), err, d
+	return string(out), err
 }
 
 // TestMPICollectives: every collective at awkward sizes on 2 MPI ranks gives
@@ -130,6 +136,26 @@ func TestMPIRankDies(t *testing.T) {
 	}
 }
 
+// TestMPIContextEnds: a context that ends while rank 0 waits in a
+// collective for rank 1 (alive, but late) ends the job with an error naming
+// the collective, long before the communicator's timeout.
+func TestMPIContextEnds(t *testing.T) {
+	out, err, d := runMPI(t, "cancel", 60*time.Second)
+	if err == nil {
+		t.Fatalf("the job succeeded; output:\n%s", out)
+	}
+	if !strings.Contains(out, "dist: MPI barrier") ||
+		!strings.Contains(out, "on rank 0 of 2 was abandoned when its context ended (context deadline exceeded)") {
+		t.Errorf("rank 0 did not report the barrier; output:\n%s", out)
+	}
+	if strings.Contains(out, "rank 1: late barrier returned") {
+		t.Errorf("rank 1 was not stopped; output:\n%s", out)
+	}
+	if d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
 // TestMPINotFound: a missing shim is an error saying how to build it.
 func TestMPINotFound(t *testing.T) {
 	if mpiOpen.comm != nil {
@@ -154,18 +180,14 @@ func TestMPIChild(t *testing.T) {
 	if mode == "" {
 		t.Skip("the MPI tests' child (run under mpiexec by TestMPI*)")
 	}
-	timeout := 30 * time.Second
-	if mode == "dies" {
-		timeout = mpiTimeout
-	}
-	c, err := NewMPI(timeout)
+	c, err := NewMPI(30 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := c.Rank()
 	say := func(format string, a ...any) { fmt.Printf("rank %d: "+format+"\n", append([]any{r}, a...)...) }
 	ctx := context.Background()
-	if env, ok := FromEnv(); !ok || env.Rank != r || env.Size != c.Size() || c.Size() != 2 {
+	if env, ok := FromEnv(); !ok || env.Rank != r || env.Size != c.Size() || c.Size() != 2 && mode != "bench" {
 		t.Fatalf("rank %d of %d; the environment says %+v %v", r, c.Size(), env, ok)
 	}
 	switch mode {
@@ -199,6 +221,16 @@ func TestMPIChild(t *testing.T) {
 			t.Errorf("barrier after the mismatch: %v", err)
 		}
 	case "invalid":
+		// A context that ended before the call: an error, and the
+		// communicator stays usable.
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := c.AllReduce(ended, tensor.Zeros(3), Sum); !errors.Is(err, context.Canceled) {
+			t.Errorf("ended context: %v", err)
+		}
+		if err := c.Barrier(ctx); err != nil {
+			t.Errorf("barrier after an ended context: %v", err)
+		}
 		x := tensor.Zeros(7)
 		if r == 1 {
 			x = tensor.New(fakeDevice{7}, 0, 7)
@@ -211,11 +243,26 @@ func TestMPIChild(t *testing.T) {
 		} else {
 			say("invalid ok")
 		}
+	case "bench":
+		mpiBenchChild(t, c.(*MPI))
+	case "cancel":
+		if r == 1 {
+			time.Sleep(10 * time.Second)
+			err := c.Barrier(ctx)
+			say("late barrier returned %v", err)
+			os.Exit(5)
+		}
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		err := c.Barrier(short)
+		say("barrier returned %v", err) // not reached: the job is aborted
+		os.Exit(6)
 	case "dies":
 		x := tensor.Ones(1000)
 		if err := c.AllReduce(ctx, x, Sum); err != nil {
 			t.Fatal(err)
 		}
+		c.(*MPI).SetTimeout(mpiTimeout)
 		if r == 1 {
 			say("exiting")
 			os.Stdout.Sync()
