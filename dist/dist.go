@@ -6,6 +6,19 @@
 // and an in-process group of goroutines for tests. Every collective takes a
 // context and returns an error naming the collective when a rank dies, the
 // context ends or the engine fails; none hangs.
+//
+// NewGroup is the in-process group. NewMPI is MPI: `make mpi` installs
+// Debian's MPICH when missing (scripts/install-mpi.sh) and builds the shim
+// build/libhalmpi.so from dist/mpi/halmpi.c with mpicc; NewMPI finds it
+// through $HALLUCINATOR_MPI_LIB, build/ in the module root, the
+// executable's directory or the loader's path, opens it with dlopen (cgo)
+// and initializes MPI. A job is started by a launcher, for instance
+//
+//	mpiexec -n 4 ./program
+//
+// and FromEnv reads the rank, size and local rank that torchrun, Open MPI,
+// MPICH or SLURM give each process. A collective of MPI that outlives its
+// timeout ends the whole job with MPI_Abort (see MPI).
 package dist
 
 import (

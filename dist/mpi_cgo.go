@@ -80,10 +80,12 @@ import (
 
 const mpiCgo = true
 
-var mpiLoaded bool
+var mpiShimLoaded bool
+
+func mpiLoaded() bool { return mpiShimLoaded }
 
 func mpiDlopen(path string) error {
-	if mpiLoaded {
+	if mpiShimLoaded {
 		return nil
 	}
 	// UCX, MPICH's transport in Debian, catches SIGSEGV and friends to
@@ -99,7 +101,7 @@ func mpiDlopen(path string) error {
 	if C.halmpi_open(cpath, &errbuf[0], C.int(len(errbuf))) == 0 {
 		return errors.New(C.GoString(&errbuf[0]))
 	}
-	mpiLoaded = true
+	mpiShimLoaded = true
 	return nil
 }
 

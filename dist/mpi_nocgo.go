@@ -11,6 +11,7 @@ const mpiCgo = false
 var errNoCgo = errors.New("dist: built with CGO_ENABLED=0")
 
 func mpiDlopen(string) error                                         { return errNoCgo }
+func mpiLoaded() bool                                                { return false }
 func mpiShimABI() int                                                { return 0 }
 func mpiInit() (int, int, string, error)                             { return 0, 0, "", errNoCgo }
 func mpiFinalize() int                                               { return 0 }

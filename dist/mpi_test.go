@@ -173,6 +173,41 @@ func TestMPINotFound(t *testing.T) {
 	}
 }
 
+// TestMPIRuntimeMissing: a shim whose MPI library cannot be loaded is an
+// error saying to install MPICH. The shim here is a stand-in linked against
+// a libmpich_gone.so.12 that is then removed.
+func TestMPIRuntimeMissing(t *testing.T) {
+	if !mpiCgo || mpiOpen.comm != nil || mpiLoaded() {
+		t.Skip("needs cgo and a process without MPI loaded")
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "x.c")
+	if err := os.WriteFile(src, []byte("int halmpi_abi(void) { return 1; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(dir, "libmpich_gone.so.12")
+	shim := filepath.Join(dir, "libhalmpi.so")
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-Wl,-soname,libmpich_gone.so.12", "-o", gone, src},
+		{"-shared", "-fPIC", "-o", shim, src, "-L" + dir, "-Wl,--no-as-needed", "-l:libmpich_gone.so.12"},
+	} {
+		if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+			t.Skipf("cc %v: %v\n%s", args, err, out)
+		}
+	}
+	os.Remove(gone)
+	t.Setenv(MPILibraryEnv, shim)
+	_, err = NewMPI(time.Second)
+	if !errors.Is(err, ErrMPINotFound) || !strings.Contains(err.Error(), "dist: MPI runtime not found") ||
+		!strings.Contains(err.Error(), "libmpich_gone.so.12") || !strings.Contains(err.Error(), "install-mpi.sh") {
+		t.Errorf("%v", err)
+	}
+}
+
 // TestMPIChild is one rank of the parent tests' jobs; it does nothing
 // unless mpiChildEnv is set.
 func TestMPIChild(t *testing.T) {
