@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 
 	"hallucinator/autograd"
+	"hallucinator/dist"
 	"hallucinator/kernels"
 	"hallucinator/nn"
 )
@@ -20,6 +21,7 @@ type SimCLR struct {
 	Proj *nn.MLP
 	Hal  *Hallucinator // nil when off
 	b    kernels.Backend
+	comm dist.Comm // distributed: negatives from every rank (see ntXent)
 
 	last struct {
 		z1, z2, h *autograd.Var
@@ -95,13 +97,13 @@ func (s *SimCLR) Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *
 	z1, z2 := tp.Rows(z, 0, n), tp.Rows(z, n, 2*n)
 	s.last.z1, s.last.z2, s.last.h, s.last.lambda = z1, z2, nil, 0
 	if s.Hal == nil {
-		return s.scaled(tp, tp.InfoNCE(z, z, nil, ntXentParams(s.Cfg.Temperature, n, 2, false)))
+		return s.scaled(tp, ntXent(tp, s.comm, z, s.Cfg.Temperature, n, 2, false))
 	}
 	lambda := SampleLambda(rng)
 	h := s.Hal.Hallucinate(tp, z1, z2, lambda)
 	s.last.h, s.last.lambda = h, lambda
 	all := tp.ConcatRows(z1, h, z2, z2)
-	return s.scaled(tp, tp.InfoNCE(all, all, nil, ntXentParams(s.Cfg.Temperature, n, 4, !s.Cfg.Compat)))
+	return s.scaled(tp, ntXent(tp, s.comm, all, s.Cfg.Temperature, n, 4, !s.Cfg.Compat))
 }
 
 // scaled multiplies the loss by Cfg.LossScale when it is set.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hallucinator/autograd"
+	"hallucinator/dist"
 	"hallucinator/kernels"
 	"hallucinator/nn"
 	"hallucinator/nn/optim"
@@ -52,6 +53,18 @@ type TrainConfig struct {
 	// checkpoint's MetaEncoder metadata when it is set (one mean and std
 	// per channel of the data set); it changes nothing in training.
 	Norm data.Normalize
+	// Comm, when it holds more than one rank, trains data-parallel over its
+	// ranks, one Trainer per rank, each with the same configuration, data
+	// set and framework settings (see the comment on data-parallel training
+	// in distributed.go): BatchSize is the global batch, split evenly over
+	// the ranks; SimCLR and SimSiam only. Only rank 0 should Save; every
+	// rank Loads the same checkpoint. Nil, or one rank: one device.
+	Comm dist.Comm
+	// LocalBN, distributed, normalises each rank's batch by its own
+	// statistics instead of the global batch's (synchronised batch norm,
+	// the default), and broadcasts rank 0's batch-norm statistics before
+	// every step.
+	LocalBN bool
 }
 
 // MaxSkipsInARow is how many consecutive non-finite steps OnNonFinite "skip"
@@ -93,6 +106,10 @@ type Trainer struct {
 	// saved holds a copy of the framework's buffers from before the step
 	// in flight (OnNonFinite "skip").
 	saved []*tensor.Tensor
+	// comm is Cfg.Comm when it holds more than one rank, else nil; bucket
+	// is the flat buffer of the gradients it averages.
+	comm   dist.Comm
+	bucket *tensor.Tensor
 }
 
 // NewTrainer prepares pre-training of fw on ds.
@@ -117,6 +134,9 @@ func NewTrainer(be kernels.Backend, fw Framework, ds *data.Dataset, c TrainConfi
 		}
 	}
 	t := &Trainer{Cfg: c, FW: fw, be: be, ds: ds, tp: autograd.NewTape(be)}
+	if err := t.setupDist(); err != nil {
+		return nil, err
+	}
 	// A step's activations are dead once the next begins (see step): their
 	// buffers serve the next step instead of new, cleared memory.
 	t.tp.SetRecycling(true)
@@ -165,10 +185,7 @@ func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
 	if t.Done() {
 		return nil
 	}
-	ld, err := data.NewLoader(ctx, t.ds, data.LoaderOptions{
-		BatchSize: t.Cfg.BatchSize, Views: t.Cfg.Views[:], Seed: t.Cfg.Seed, Shuffle: true, DropLast: true,
-		Workers: t.Cfg.Workers, Epochs: t.Epoch + 1, StartEpoch: t.Epoch, StartStep: t.Step,
-	})
+	ld, err := t.newLoader(ctx)
 	if err != nil {
 		return err
 	}
@@ -185,7 +202,7 @@ func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
 			}
 			return err
 		}
-		info, err := t.step(b)
+		info, err := t.stepDist(b)
 		ld.Recycle(b)
 		if err != nil {
 			return err
@@ -226,8 +243,15 @@ func (t *Trainer) step(b *data.Batch) (StepInfo, error) {
 	}
 	l := t.FW.Loss(t.tp, v1, v2, rng)
 	t.tp.Backward(l)
+	lv := l.Value
+	if t.comm != nil {
+		var err error
+		if lv, err = t.averageGrads(lv); err != nil {
+			return info, err
+		}
+	}
 	sq := t.gradSquares()
-	lh := t.be.ToHost(l.Value).Data()[0]
+	lh := t.be.ToHost(lv).Data()[0]
 	if err := t.be.Sync(); err != nil {
 		return info, err
 	}
