@@ -44,9 +44,9 @@ import (
 //
 // Every rank computes the mean of its own anchors' losses; their average is
 // the one-rank loss of the global batch, and so are the averaged gradients,
-// up to the order of floating-point sums. SimCLR and SimSiam are
+// up to the order of floating-point sums. SimCLR, SimSiam and BYOL are
 // distributed; MoCo (shuffling BN across ranks, a queue fed with every
-// rank's keys) and BYOL are not yet, and NewTrainer refuses them.
+// rank's keys) is not yet, and NewTrainer refuses it.
 //
 // Checkpoints and metrics are the caller's business: every rank holds the
 // same state, so only rank 0 should Save, and every rank should Load the
@@ -76,7 +76,7 @@ func (t *Trainer) setupDist() error {
 	}
 	d, ok := t.FW.(distributed)
 	if !ok {
-		return fmt.Errorf("ssl: %s is not yet distributed: data-parallel training (a communicator of %d ranks) supports simclr and simsiam", t.FW.Name(), w)
+		return fmt.Errorf("ssl: %s is not yet distributed: data-parallel training (a communicator of %d ranks) supports simclr, simsiam and byol", t.FW.Name(), w)
 	}
 	d.setComm(c, !t.Cfg.LocalBN)
 	t.comm = c
@@ -304,6 +304,15 @@ func (s *SimCLR) setComm(c dist.Comm, syncBN bool) {
 func (s *SimSiam) setComm(c dist.Comm, syncBN bool) {
 	if syncBN {
 		nn.SetSyncBN(c, s.Enc, s.Proj, s.Pred)
+	}
+}
+
+// setComm synchronises BYOL's batch norms, the target network's too (as
+// the paper's cross-replica batch norm); its loss is per image, and the
+// target, a buffer, starts as rank 0's and takes the same EMA on every rank.
+func (s *BYOL) setComm(c dist.Comm, syncBN bool) {
+	if syncBN {
+		nn.SetSyncBN(c, s.Enc, s.Proj, s.Pred, s.EncT, s.ProjT)
 	}
 }
 

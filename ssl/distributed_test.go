@@ -18,12 +18,20 @@ import (
 
 // distTrainConfig is tinyTrainConfig with views that draw no random
 // numbers, so that a run's views do not depend on how its images are split
-// over ranks: the first view is the image, the second its mirror image.
+// over ranks: the first view is the image, the second its mirror image. Its
+// learning rate is small: with larger steps these tiny networks amplify
+// rounding differences within a few steps (at width 4 and learning rate
+// 0.005, a one-device SimCLR run on the reference backend and the same run
+// on the CPU backend, which sums in another order, differ by 5% in the
+// loss of the seventh step; at width 2 and learning rate 0.002, BYOL on 4
+// ranks and on one device differ by 2e-5 in the loss of the eighth step,
+// as much as the two backends do), so a comparison would measure that, not
+// the distribution.
 func distTrainConfig() TrainConfig {
 	c := tinyTrainConfig()
 	norm := data.Normalize{Mean: []float64{0.5}, Std: []float64{0.25}}
 	c.Views = [2]data.Transform{norm, data.NewPipeline(data.RandomHorizontalFlip{P: 1}, norm)}
-	c.BatchSize, c.Epochs, c.MaxSteps, c.Workers = 12, 2, 4, 1
+	c.BatchSize, c.Epochs, c.MaxSteps, c.Workers = 12, 2, 3, 1
 	c.LR, c.FinalLR = 0.002, 0.0002
 	return c
 }
@@ -132,15 +140,15 @@ func stateDiff(a, b []float32) float64 {
 
 // TestDistributedMatchesOneDevice checks data-parallel training against one
 // device: W ranks of B/W images give the losses, weights and batch-norm
-// statistics of one rank of B, after eight steps over two epochs, for SimCLR
-// and SimSiam with and without the Hallucinator (the one-device run takes
+// statistics of one rank of B, after six steps over two epochs, for SimCLR,
+// SimSiam and BYOL with and without the Hallucinator (the one-device run takes
 // the images that the W ranks share out, and views that draw no random
 // numbers, so that the two see the same images at every step).
 func TestDistributedMatchesOneDevice(t *testing.T) {
 	ds := twoViewData(50) // 50 = 4*12 + 2: each epoch drops a tail
 	tc := distTrainConfig()
 	const tol, updateTol = 1e-4, 1e-3
-	for _, fw := range []string{"simclr", "simsiam"} {
+	for _, fw := range []string{"simclr", "simsiam", "byol"} {
 		for _, hal := range []bool{false, true} {
 			name := fw
 			if hal {
@@ -148,8 +156,8 @@ func TestDistributedMatchesOneDevice(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				want := trainRanks(t, fw, hal, 0, ds, tc)[0]
-				if len(want.losses) != 8 {
-					t.Fatalf("one device ran %d steps, want 8", len(want.losses))
+				if len(want.losses) != 6 {
+					t.Fatalf("one device ran %d steps, want 6", len(want.losses))
 				}
 				for _, w := range []int{2, 3, 4} {
 					runs := trainRanks(t, fw, hal, w, ds, tc)
@@ -229,7 +237,7 @@ func TestDistributedConfigErrors(t *testing.T) {
 		want  string
 	}{
 		{"mocov2", 12, "not yet distributed"},
-		{"byol", 12, "not yet distributed"},
+		{"mocov1", 12, "not yet distributed"},
 		{"simclr", 10, "does not split evenly"},
 	} {
 		be := ref.New()

@@ -57,7 +57,7 @@ type TrainConfig struct {
 	// ranks, one Trainer per rank, each with the same configuration, data
 	// set and framework settings (see the comment on data-parallel training
 	// in distributed.go): BatchSize is the global batch, split evenly over
-	// the ranks; SimCLR and SimSiam only. Only rank 0 should Save; every
+	// the ranks; SimCLR, SimSiam and BYOL (not MoCo yet). Only rank 0 should Save; every
 	// rank Loads the same checkpoint. Nil, or one rank: one device.
 	Comm dist.Comm
 	// LocalBN, distributed, normalises each rank's batch by its own
