@@ -316,6 +316,14 @@ func (s *BYOL) setComm(c dist.Comm, syncBN bool) {
 	}
 }
 
+// ranks is the number of ranks training together (1 on one device).
+func (t *Trainer) ranks() int {
+	if t.comm == nil {
+		return 1
+	}
+	return t.comm.Size()
+}
+
 // optimizers returns the trainer's optimisers.
 func (t *Trainer) optimizers() []optim.Optimizer {
 	if t.fixed == nil {

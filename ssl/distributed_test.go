@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,12 @@ func trainRanks(t *testing.T, fw string, hal bool, w int, ds *data.Dataset, tc T
 					return err
 				}
 				for !tr.Done() {
-					if err := tr.RunEpoch(context.Background(), func(s StepInfo) { runs[r].losses = append(runs[r].losses, s.Loss) }); err != nil {
+					if err := tr.RunEpoch(context.Background(), func(s StepInfo) {
+						runs[r].losses = append(runs[r].losses, s.Loss)
+						if s.Images != tc.BatchSize {
+							t.Errorf("rank %d: a step of %d images, want %d", r, s.Images, tc.BatchSize)
+						}
+					}); err != nil {
 						return err
 					}
 				}
@@ -334,5 +340,78 @@ func TestDistributedRankFailure(t *testing.T) {
 		t.Logf("rank 0: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("rank 0 still waits for rank 1")
+	}
+}
+
+// TestDistributedResume checks the checkpoint protocol of data-parallel
+// training: rank 0 saves after the first epoch, fresh trainers on every
+// rank (their frameworks initialised from other seeds) load that file, and
+// the second epoch ends in the same bits as an uninterrupted run.
+func TestDistributedResume(t *testing.T) {
+	ds := twoViewData(50)
+	tc := distTrainConfig()
+	const w = 2
+	path := filepath.Join(t.TempDir(), "ckpt.safetensors")
+	// phase runs one group of w ranks: each builds a trainer, optionally
+	// loads path, trains the given epochs, and rank 0 saves when asked.
+	phase := func(seed uint64, load bool, epochs int, save bool) [][]nn.NamedTensor {
+		comms := dist.NewGroup(w, 30*time.Second)
+		states := make([][]nn.NamedTensor, w)
+		errs := make([]error, w)
+		var wg sync.WaitGroup
+		for r := range w {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[r] = func() error {
+					be := ref.New()
+					f, err := New(be, tensor.NewRand(seed+uint64(r)), tinyConfig("simsiam", true))
+					if err != nil {
+						return err
+					}
+					c := tc
+					c.Comm = comms[r]
+					tr, err := NewTrainer(be, f, ds, c)
+					if err != nil {
+						return err
+					}
+					if load {
+						if _, err := tr.Load(path); err != nil {
+							return err
+						}
+					}
+					for range epochs {
+						if err := tr.RunEpoch(context.Background(), nil); err != nil {
+							return err
+						}
+					}
+					if save && r == 0 {
+						if err := tr.Save(path, nil); err != nil {
+							return err
+						}
+					}
+					states[r], err = nn.StateTensors(f)
+					return err
+				}()
+				if errs[r] != nil {
+					comms[r].Close()
+				}
+			}()
+		}
+		wg.Wait()
+		for r, err := range errs {
+			if err != nil {
+				t.Fatalf("rank %d: %v", r, err)
+			}
+		}
+		return states
+	}
+	want := phase(11, false, 2, false)
+	phase(11, false, 1, true)
+	got := phase(40, true, 1, false)
+	for r := range w {
+		if !equalState(got[r], want[r]) {
+			t.Fatalf("rank %d: the resumed run differs from the uninterrupted one", r)
+		}
 	}
 }

@@ -82,6 +82,8 @@ type StepInfo struct {
 	// Skipped says the step was skipped for a non-finite loss or gradient
 	// (TrainConfig.OnNonFinite "skip").
 	Skipped bool
+	// Images is the number of images of the step, over every rank when
+	// training is distributed (the global batch).
 	Images  int
 	Elapsed time.Duration
 }
@@ -210,7 +212,7 @@ func (t *Trainer) RunEpoch(ctx context.Context, onStep func(StepInfo)) error {
 		t.Step++
 		if onStep != nil {
 			info.Epoch, info.Step, info.StepsPerEpoch, info.GlobalStep = t.Epoch, t.Step, t.steps, t.Epoch*t.steps+t.Step
-			info.Images, info.Elapsed = b.N, time.Since(start)
+			info.Images, info.Elapsed = b.N*t.ranks(), time.Since(start)
 			onStep(info)
 		}
 	}
