@@ -44,9 +44,8 @@ import (
 //
 // Every rank computes the mean of its own anchors' losses; their average is
 // the one-rank loss of the global batch, and so are the averaged gradients,
-// up to the order of floating-point sums. SimCLR, SimSiam and BYOL are
-// distributed; MoCo (shuffling BN across ranks, a queue fed with every
-// rank's keys) is not yet, and NewTrainer refuses it.
+// up to the order of floating-point sums. Every framework is distributed;
+// MoCo's shuffling batch norm and queue are described in moco_dist.go.
 //
 // Checkpoints and metrics are the caller's business: every rank holds the
 // same state, so only rank 0 should Save, and every rank should Load the
@@ -56,7 +55,7 @@ import (
 type distributed interface {
 	// setComm makes the framework's loss a collective over c's ranks and,
 	// with syncBN, synchronises its batch norms.
-	setComm(c dist.Comm, syncBN bool)
+	setComm(c dist.Comm, syncBN bool) error
 }
 
 // setupDist checks a data-parallel configuration, wires the communicator
@@ -76,9 +75,11 @@ func (t *Trainer) setupDist() error {
 	}
 	d, ok := t.FW.(distributed)
 	if !ok {
-		return fmt.Errorf("ssl: %s is not yet distributed: data-parallel training (a communicator of %d ranks) supports simclr, simsiam and byol", t.FW.Name(), w)
+		return fmt.Errorf("ssl: %s is not yet distributed: data-parallel training (a communicator of %d ranks) supports simclr, mocov1, mocov2, simsiam and byol", t.FW.Name(), w)
 	}
-	d.setComm(c, !t.Cfg.LocalBN)
+	if err := d.setComm(c, !t.Cfg.LocalBN); err != nil {
+		return err
+	}
 	t.comm = c
 	ctx := context.Background()
 	for _, p := range t.FW.Params() {
@@ -293,27 +294,30 @@ func distNTXentParams(t float32, n, blocks int, twins bool, r, w int) kernels.In
 }
 
 // setComm makes SimCLR's negatives those of every rank.
-func (s *SimCLR) setComm(c dist.Comm, syncBN bool) {
+func (s *SimCLR) setComm(c dist.Comm, syncBN bool) error {
 	s.comm = c
 	if syncBN {
 		nn.SetSyncBN(c, s.Enc, s.Proj)
 	}
+	return nil
 }
 
 // setComm synchronises SimSiam's batch norms; its loss is per image.
-func (s *SimSiam) setComm(c dist.Comm, syncBN bool) {
+func (s *SimSiam) setComm(c dist.Comm, syncBN bool) error {
 	if syncBN {
 		nn.SetSyncBN(c, s.Enc, s.Proj, s.Pred)
 	}
+	return nil
 }
 
 // setComm synchronises BYOL's batch norms, the target network's too (as
 // the paper's cross-replica batch norm); its loss is per image, and the
 // target, a buffer, starts as rank 0's and takes the same EMA on every rank.
-func (s *BYOL) setComm(c dist.Comm, syncBN bool) {
+func (s *BYOL) setComm(c dist.Comm, syncBN bool) error {
 	if syncBN {
 		nn.SetSyncBN(c, s.Enc, s.Proj, s.Pred, s.EncT, s.ProjT)
 	}
+	return nil
 }
 
 // ranks is the number of ranks training together (1 on one device).

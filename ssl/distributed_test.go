@@ -37,7 +37,9 @@ func distTrainConfig() TrainConfig {
 	return c
 }
 
-var distWidth = 2
+// distWidth is the width of the networks of trainRanks, distShuffle
+// MoCo's ShuffleBN (-1: the default).
+var distWidth, distShuffle = 2, -1
 
 // run is what a training run leaves: the loss of every step and the state.
 type run struct {
@@ -66,6 +68,9 @@ func trainRanks(t *testing.T, fw string, hal bool, w int, ds *data.Dataset, tc T
 				be := ref.New()
 				cfg := tinyConfig(fw, hal)
 				cfg.Width = distWidth
+				if distShuffle >= 0 {
+					cfg.ShuffleBN = distShuffle
+				}
 				f, err := New(be, tensor.NewRand(uint64(11+r)), cfg)
 				if err != nil {
 					return err
@@ -154,18 +159,42 @@ func TestDistributedMatchesOneDevice(t *testing.T) {
 	ds := twoViewData(50) // 50 = 4*12 + 2: each epoch drops a tail
 	tc := distTrainConfig()
 	const tol, updateTol = 1e-4, 1e-3
+	type variant struct {
+		fw      string
+		hal     bool
+		shuffle int // MoCo's ShuffleBN, -1: the default
+		ranks   []int
+	}
+	var variants []variant
 	for _, fw := range []string{"simclr", "simsiam", "byol"} {
 		for _, hal := range []bool{false, true} {
-			name := fw
+			variants = append(variants, variant{fw, hal, -1, []int{2, 3, 4}})
+		}
+	}
+	variants = append(variants,
+		variant{"mocov2", false, 4, []int{2, 4}}, // shuffling BN in 4 groups
+		variant{"mocov2", true, 4, []int{2, 4}},
+		variant{"mocov1", true, 0, []int{2, 3}}, // synchronised BN
+	)
+	for _, v := range variants {
+		fw, hal := v.fw, v.hal
+		{
+			name := fmt.Sprintf("%s/shufflebn=%d", fw, v.shuffle)
+			if v.shuffle < 0 {
+				name = fw
+			}
 			if hal {
 				name += "+hal"
 			}
 			t.Run(name, func(t *testing.T) {
+				oldShuffle := distShuffle
+				distShuffle = v.shuffle
+				defer func() { distShuffle = oldShuffle }()
 				want := trainRanks(t, fw, hal, 0, ds, tc)[0]
 				if len(want.losses) != 6 {
 					t.Fatalf("one device ran %d steps, want 6", len(want.losses))
 				}
-				for _, w := range []int{2, 3, 4} {
+				for _, w := range v.ranks {
 					runs := trainRanks(t, fw, hal, w, ds, tc)
 					var worstLoss, worstState, worstUpdate float64
 					worstName, worstUpdateName := "", ""
@@ -234,17 +263,17 @@ func TestEpochOrderIsTheLoaders(t *testing.T) {
 }
 
 // TestDistributedConfigErrors checks what NewTrainer refuses with a
-// communicator of several ranks.
+// communicator of several ranks, before any collective.
 func TestDistributedConfigErrors(t *testing.T) {
 	ds := twoViewData(48)
 	for _, tc := range []struct {
-		fw    string
-		batch int
-		want  string
+		fw           string
+		batch, ranks int
+		want         string
 	}{
-		{"mocov2", 12, "not yet distributed"},
-		{"mocov1", 12, "not yet distributed"},
-		{"simclr", 10, "does not split evenly"},
+		{"mocov2", 12, 3, "cannot be shared out over 3 ranks"},
+		{"simclr", 10, 4, "does not split evenly"},
+		{"simsiam", 4, 4, "leaves 1 per rank"},
 	} {
 		be := ref.New()
 		f, err := New(be, tensor.NewRand(1), tinyConfig(tc.fw, false))
@@ -253,7 +282,7 @@ func TestDistributedConfigErrors(t *testing.T) {
 		}
 		c := distTrainConfig()
 		c.BatchSize = tc.batch
-		c.Comm = dist.NewGroup(4, time.Second)[0]
+		c.Comm = dist.NewGroup(tc.ranks, time.Second)[0]
 		if _, err := NewTrainer(be, f, ds, c); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s with batch %d: error %v, want one saying %q", tc.fw, tc.batch, err, tc.want)
 		}

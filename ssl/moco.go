@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"hallucinator/autograd"
+	"hallucinator/dist"
 	"hallucinator/kernels"
 	"hallucinator/nn"
 	"hallucinator/tensor"
@@ -27,6 +28,10 @@ type MoCo struct {
 	// next row to write.
 	Queue, QueuePtr *tensor.Tensor
 	b               kernels.Backend
+	// comm, distributed: the ranks (moco_dist.go); keysAll the last step's
+	// keys of every rank, for the queue.
+	comm    dist.Comm
+	keysAll *tensor.Tensor
 
 	last struct {
 		q, k, h *autograd.Var
@@ -154,6 +159,10 @@ func (m *MoCo) Loss(tp *autograd.Tape, v1, v2 *autograd.Var, rng *rand.Rand) *au
 	q := m.HeadQ.Forward(tp, m.EncQ.Forward(tp, v1))
 	var k *autograd.Var
 	tp.NoGrad(func() {
+		if m.comm != nil {
+			k, m.keysAll = m.distKeys(tp, v2, rng)
+			return
+		}
 		if g := m.Cfg.ShuffleBN; g > 1 && m.EncK.BN1.Training {
 			if n%g != 0 {
 				panic(fmt.Sprintf("ssl: MoCo batch of %d images in %d shuffling batch-norm groups", n, g))
@@ -214,12 +223,19 @@ func (m *MoCo) AfterStep() {
 		dst[i], src[i] = kp[i].V.Value, qp[i].V.Value
 	}
 	kernels.EMA(m.b, m.Cfg.Momentum, dst, src)
+	if m.comm != nil && m.Cfg.ShuffleBN > 1 {
+		m.averageBNStats()
+	}
 	if !m.last.pending {
 		return
 	}
-	m.enqueue(m.last.k.Value)
+	keys := m.last.k.Value
+	if m.comm != nil {
+		keys = m.keysAll
+	}
+	m.enqueue(keys)
 	if m.Cfg.Compat && m.Hal != nil {
-		m.enqueue(m.last.k.Value) // the released code pushes [k; k]
+		m.enqueue(keys) // the released code pushes [k; k]
 	}
 	m.last.pending = false
 }

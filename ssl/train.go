@@ -56,14 +56,18 @@ type TrainConfig struct {
 	// Comm, when it holds more than one rank, trains data-parallel over its
 	// ranks, one Trainer per rank, each with the same configuration, data
 	// set and framework settings (see the comment on data-parallel training
-	// in distributed.go): BatchSize is the global batch, split evenly over
-	// the ranks; SimCLR, SimSiam and BYOL (not MoCo yet). Only rank 0 should Save; every
-	// rank Loads the same checkpoint. Nil, or one rank: one device.
+	// in distributed.go, and moco_dist.go for MoCo): BatchSize is the
+	// global batch, split evenly over the ranks. The tensors of the
+	// backend must be ones the communicator serves (host tensors for MPI
+	// and dist.NewGroup). Checkpoints and metrics are the caller's: every
+	// rank holds the same state, so only rank 0 should Save, and every rank
+	// Loads the same checkpoint. Nil, or one rank: one device.
 	Comm dist.Comm
 	// LocalBN, distributed, normalises each rank's batch by its own
 	// statistics instead of the global batch's (synchronised batch norm,
 	// the default), and broadcasts rank 0's batch-norm statistics before
-	// every step.
+	// every step. MoCo with shuffling batch norm normalises each rank's
+	// batch by its own groups either way.
 	LocalBN bool
 }
 
