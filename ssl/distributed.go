@@ -25,7 +25,9 @@ import (
 //     tail (N mod W images) is dropped, as DistributedSampler does. Step s
 //     of rank r therefore holds images of step s of the one-rank run, and
 //     the ranks together hold all of them. Each rank draws its
-//     augmentations from a seed of its own (distributedSeed).
+//     augmentations from a seed of its own (distributedSeed), so with
+//     random augmentations a run's views differ from the one-device run's
+//     (a different draw of the same distribution).
 //   - NewTrainer broadcasts rank 0's parameters and buffers, so every rank
 //     starts from rank 0's initialisation. After each backward pass the
 //     gradients of every parameter the optimisers hold, and the loss, are
