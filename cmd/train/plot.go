@@ -53,6 +53,9 @@ type runMetrics struct {
 	// The final evaluation's kNN accuracy (a fraction), if there is one.
 	finalKNN    float64
 	hasFinalKNN bool
+	// monitorSplit is the split the monitor read ("val" or "test"; empty
+	// in runs that predate the record).
+	monitorSplit string
 }
 
 type stepPoint struct {
@@ -116,6 +119,9 @@ func readMetrics(r io.Reader) (*runMetrics, error) {
 				p.loss = v
 			}
 			p.knn, p.hasKNN = num("knn")
+			if split, ok := rec["knn_split"].(string); ok && p.hasKNN {
+				m.monitorSplit = split
+			}
 			epochs[p.epoch] = p
 		case "final":
 			if v, ok := num("knn"); ok {
@@ -231,6 +237,12 @@ func writeSimilarityPlot(path string, m *runMetrics) error {
 // the last epoch, at the last epoch.
 func writeAccuracyPlot(path string, m *runMetrics) error {
 	title := "kNN accuracy on the test set"
+	monitor := "monitor (during training)"
+	if m.monitorSplit == "val" {
+		// The monitor read the validation split, the final evaluation
+		// the test split: two curves, not one.
+		title, monitor = "kNN accuracy: monitor on validation, final on test", "monitor on validation"
+	}
 	if m.hasFinalKNN {
 		title += fmt.Sprintf(" (final %.2f %%)", 100*m.finalKNN)
 	}
@@ -251,15 +263,24 @@ func writeAccuracyPlot(path string, m *runMetrics) error {
 		fx, fy = []float64{float64(max(last, 1))}, []float64{100 * m.finalKNN}
 	}
 	// One line through the monitor's points and on to the final one.
-	if len(xs) > 0 && len(fx) > 0 {
+	if len(xs) > 0 && len(fx) > 0 && m.monitorSplit != "val" {
 		if err := addLine(p, nil, "", append(append([]float64(nil), xs...), fx...), append(append([]float64(nil), ys...), fy...), blue); err != nil {
 			return err
 		}
 	}
-	if err := addPoints(p, &leg, "monitor (during training)", xs, ys, blue, draw.CircleGlyph{}, 3); err != nil {
+	if m.monitorSplit == "val" && len(xs) > 1 {
+		if err := addLine(p, nil, "", xs, ys, blue); err != nil {
+			return err
+		}
+	}
+	if err := addPoints(p, &leg, monitor, xs, ys, blue, draw.CircleGlyph{}, 3); err != nil {
 		return err
 	}
-	if err := addPoints(p, &leg, "final", fx, fy, red, draw.PyramidGlyph{}, 5.5); err != nil {
+	final := "final"
+	if m.monitorSplit == "val" {
+		final = "final, on test"
+	}
+	if err := addPoints(p, &leg, final, fx, fy, red, draw.PyramidGlyph{}, 5.5); err != nil {
 		return err
 	}
 	if len(fx) > 0 {
