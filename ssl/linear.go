@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"hallucinator/autograd"
 	"hallucinator/kernels"
@@ -73,20 +74,10 @@ func linearProbe(ctx context.Context, be kernels.Backend, c ProbeConfig, train *
 		standardize(tr.Data(), te.Data(), d)
 	}
 	rng := tensor.NewRand(c.Seed)
-	lin, err := nn.NewLinear(be, rng, d, classes, true)
+	lin, opt, sched, err := newProbeHead(be, rng, d, classes, n, c.BatchSize, c.LR, c.Momentum, c.WeightDecay, c.Milestones)
 	if err != nil {
 		return res, err
 	}
-	opt, err := optim.NewSGD(be, lin.Params(), optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay})
-	if err != nil {
-		return res, err
-	}
-	stepsPerEpoch := (n + c.BatchSize - 1) / c.BatchSize
-	ms := make([]int, len(c.Milestones))
-	for i, m := range c.Milestones {
-		ms[i] = m * stepsPerEpoch
-	}
-	sched := optim.StepDecay{Base: c.LR, Milestones: ms, Gamma: 0.1}
 	tp := autograd.NewTape(be)
 	teDev := be.FromHost(te)
 	perm := make([]int, n)
@@ -178,4 +169,24 @@ func standardize(train, test []float32, d int) {
 			}
 		}
 	}
+}
+
+// newProbeHead returns a probe's linear layer of d inputs and classes
+// outputs, its SGD and its learning rate divided by 10 at each milestone
+// epoch, for n training images in batches of batch.
+func newProbeHead(be kernels.Backend, rng *rand.Rand, d, classes, n, batch int, lr, momentum, wd float64, milestones []int) (*nn.Linear, *optim.SGD, optim.StepDecay, error) {
+	lin, err := nn.NewLinear(be, rng, d, classes, true)
+	if err != nil {
+		return nil, nil, optim.StepDecay{}, err
+	}
+	opt, err := optim.NewSGD(be, lin.Params(), optim.SGDConfig{LR: lr, Momentum: momentum, WeightDecay: wd})
+	if err != nil {
+		return nil, nil, optim.StepDecay{}, err
+	}
+	stepsPerEpoch := (n + batch - 1) / batch
+	ms := make([]int, len(milestones))
+	for i, m := range milestones {
+		ms[i] = m * stepsPerEpoch
+	}
+	return lin, opt, optim.StepDecay{Base: lr, Milestones: ms, Gamma: 0.1}, nil
 }

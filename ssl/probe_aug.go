@@ -10,7 +10,6 @@ import (
 	"hallucinator/autograd"
 	"hallucinator/kernels"
 	"hallucinator/nn"
-	"hallucinator/nn/optim"
 	"hallucinator/ssl/data"
 	"hallucinator/tensor"
 )
@@ -66,20 +65,10 @@ func LinearProbeAugmented(ctx context.Context, be kernels.Backend, m nn.Module, 
 	d := evf.Dim(1)
 	evDev := be.FromHost(evf)
 	rng := tensor.NewRand(c.Seed)
-	lin, err := nn.NewLinear(be, rng, d, classes, true)
+	lin, opt, sched, err := newProbeHead(be, rng, d, classes, train.N, c.BatchSize, c.LR, c.Momentum, c.WeightDecay, c.Milestones)
 	if err != nil {
 		return res, err
 	}
-	opt, err := optim.NewSGD(be, lin.Params(), optim.SGDConfig{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay})
-	if err != nil {
-		return res, err
-	}
-	stepsPerEpoch := (train.N + c.BatchSize - 1) / c.BatchSize
-	ms := make([]int, len(c.Milestones))
-	for i, e := range c.Milestones {
-		ms[i] = e * stepsPerEpoch
-	}
-	sched := optim.StepDecay{Base: c.LR, Milestones: ms, Gamma: 0.1}
 	view := data.NewPipeline(data.NewRandomResizedCrop(train.H, [2]float64{c.MinScale, 1}), data.RandomHorizontalFlip{P: 0.5}, norm)
 	ld, err := data.NewLoader(ctx, train, data.LoaderOptions{BatchSize: c.BatchSize, Views: []data.Transform{view},
 		Seed: c.Seed, Shuffle: true, Epochs: c.Epochs, Workers: c.Workers})
