@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"hallucinator/dist"
 	"hallucinator/kernels"
 	"hallucinator/kernels/auto"
 	"hallucinator/nn"
@@ -89,9 +90,33 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hoo
 	if err != nil {
 		return err
 	}
+	if o.NProc > 1 {
+		if _, launched := dist.FromEnv(); !launched {
+			return launchLocal(args, o.NProc, stdout, stderr)
+		}
+	}
+	dist0, nproc := o.Dist, o.NProc
 	if o.Resume != "" {
 		if o, err = resumeOptions(o); err != nil {
 			return err
+		}
+	}
+	o.Dist, o.NProc = dist0, nproc
+	comm, err := communicator(o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := comm.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if comm.Size() > 1 {
+		o.comm = comm
+		if comm.Rank() != 0 {
+			// One process writes the run's files and shows progress.
+			o.Quiet = true
+			stdout = io.Discard
 		}
 	}
 	be, err := auto.New(o.Device)
@@ -104,6 +129,12 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, h hoo
 		}
 	}()
 	o.applyPreset(be.Caps().Accelerator)
+	if o.comm != nil && be.Caps().Accelerator {
+		return fmt.Errorf("-dist mpi trains on host tensors: on %s it needs NCCL, which this build cannot open yet (use -device cpu)", be.Name())
+	}
+	if o.comm != nil && o.comm.Rank() != 0 {
+		return train(ctx, be, o, stdout, stderr, h)
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
@@ -132,10 +163,18 @@ func recoverPanic(err *error) {
 
 // train pre-trains and evaluates the run o in its directory.
 func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr io.Writer, h hooks) error {
-	if n, err := removeTemporaries(o.Out); err != nil {
-		return err
-	} else if n > 0 {
-		fmt.Fprintf(stdout, "removed %d temporary file(s) left by an interrupted run in %s\n", n, o.Out)
+	// In a data-parallel run rank 0 writes the run's files; every rank
+	// trains and evaluates (the ranks hold the same state).
+	rank0 := o.comm == nil || o.comm.Rank() == 0
+	if rank0 {
+		if n, err := removeTemporaries(o.Out); err != nil {
+			return err
+		} else if n > 0 {
+			fmt.Fprintf(stdout, "removed %d temporary file(s) left by an interrupted run in %s\n", n, o.Out)
+		}
+	}
+	if o.comm != nil {
+		fmt.Fprintf(stdout, "data-parallel over %d processes (MPI), %d images of the batch each\n", o.comm.Size(), o.Batch/o.comm.Size())
 	}
 	fmt.Fprintf(stdout, "device %s, %s%s on %s, ResNet-%d width %d, %d epochs of batch %d, output %s\n",
 		be.Name(), o.Framework, halSuffix(o), o.Dataset, o.Depth, o.Width, o.Epochs, o.Batch, o.Out)
@@ -165,7 +204,7 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 	if o.extendFrom > 0 {
 		fmt.Fprintf(stdout, "extending the run from %d to %d epochs: the steps left follow the learning-rate schedule of %d epochs\n", o.extendFrom, o.Epochs, o.Epochs)
 	}
-	if o.Resume == "" || o.extendFrom > 0 {
+	if rank0 && (o.Resume == "" || o.extendFrom > 0) {
 		c := *o
 		c.Resume = ""
 		if err := writeJSON(filepath.Join(o.Out, configFile), &c); err != nil {
@@ -178,17 +217,24 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 	if resumed {
 		keep = tr.Epoch*tr.StepsPerEpoch() + tr.Step
 	}
-	if err := truncateMetrics(filepath.Join(o.Out, metricsFile), keep, tr.StepsPerEpoch()); err != nil {
-		return err
+	metricsOut := io.Discard
+	if rank0 {
+		if err := truncateMetrics(filepath.Join(o.Out, metricsFile), keep, tr.StepsPerEpoch()); err != nil {
+			return err
+		}
+		mw, err := os.OpenFile(filepath.Join(o.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer mw.Close()
+		metricsOut = mw
 	}
-	mw, err := os.OpenFile(filepath.Join(o.Out, metricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer mw.Close()
-	enc := json.NewEncoder(mw)
+	enc := json.NewEncoder(metricsOut)
 
 	save := func() error {
+		if !rank0 {
+			return nil
+		}
 		if err := tr.Save(ckpt, map[string]string{"config": mustJSON(o)}); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
@@ -275,6 +321,9 @@ func train(ctx context.Context, be kernels.Backend, o *options, stdout, stderr i
 		}
 	}
 	trainTime := time.Since(start)
+	if !rank0 {
+		return nil // rank 0 evaluates and writes the results
+	}
 	if held != nil {
 		sets.Test = held // read once, now
 	}
@@ -362,7 +411,7 @@ func resumeOptions(cur *options) (*options, error) {
 	var changed []string
 	for name := range cur.set {
 		switch name {
-		case "resume", "device", "workers", "quiet", "knn-ks", "epochs", "config":
+		case "resume", "device", "workers", "quiet", "knn-ks", "epochs", "config", "dist", "nproc-per-node":
 			continue
 		}
 		if was, now := stored.Lookup(name).Value.String(), cur.flags.Lookup(name).Value.String(); was != now {
@@ -469,7 +518,7 @@ func build(be kernels.Backend, o *options, s *data.Splits) (ssl.Framework, *ssl.
 	tc := ssl.TrainConfig{Epochs: o.Epochs, BatchSize: o.Batch, Optimizer: o.Optimizer, LR: o.LR, FinalLR: o.FinalLR,
 		WarmupSteps: int(o.WarmupEp * float64(steps)), Momentum: o.Momentum, WeightDecay: o.WeightDecay,
 		Seed: o.Seed, Workers: o.Workers, Views: [2]data.Transform{anchor, plain}, MaxSteps: o.MaxSteps,
-		OnNonFinite: o.OnNonFinite, Norm: s.Norm}
+		OnNonFinite: o.OnNonFinite, Norm: s.Norm, Comm: o.comm}
 	tr, err := ssl.NewTrainer(be, fw, pre, tc)
 	if err != nil {
 		return nil, nil, err

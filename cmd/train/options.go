@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"hallucinator/dist"
 	"hallucinator/nn"
 	"hallucinator/ssl"
 	"hallucinator/ssl/data"
@@ -67,12 +68,17 @@ type options struct {
 	ProbeAug    bool    `json:"probe_aug,omitempty"`
 	MaxSteps    int     `json:"max_steps"`
 	OnNonFinite string  `json:"on_nonfinite,omitempty"` // stop, skip
+	Dist        string  `json:"-"`                      // auto, mpi, none
+	NProc       int     `json:"-"`                      // -nproc-per-node
 	Quiet       bool    `json:"-"`
 
 	// flags is the flag set the options were parsed by; set names the
 	// flags given on the command line.
 	flags *flag.FlagSet
 	set   map[string]bool
+	// comm is the run's communicator (nil: one process); rank0 says
+	// whether this process writes the run's files.
+	comm dist.Comm
 	// fromFile is set when the settings came from -config.
 	fromFile bool
 	// extendFrom is the number of epochs of a run that -resume -epochs
@@ -178,6 +184,8 @@ func newFlagSet(o *options, config *string, stderr io.Writer) (*flag.FlagSet, *o
 	fs.IntVar(&o.MaxSteps, "max-steps", 0, "stop each epoch after N steps (0: full epochs)")
 	fs.StringVar(&o.OnNonFinite, "on-nonfinite", "stop", "a step whose loss or gradient is NaN or infinite: stop (the last checkpoint stays as it was) or skip (the step changes nothing and is counted; 20 in a row stop the run)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress bar")
+	fs.StringVar(&o.Dist, "dist", "auto", "data-parallel communicator: mpi (host tensors, over MPICH; launch with mpiexec or srun), none, or auto (mpi when an MPI or SLURM launcher started the process)")
+	fs.IntVar(&o.NProc, "nproc-per-node", 0, "start this many processes on this machine through mpiexec and train data-parallel over them (-batch is the global batch)")
 	return fs, o
 }
 
@@ -189,6 +197,14 @@ func (o *options) check() error {
 	case "simclr", "mocov1", "mocov2", "simsiam", "byol":
 	default:
 		bad("-framework %q: want simclr, mocov1, mocov2, simsiam or byol", o.Framework)
+	}
+	switch o.Dist {
+	case "auto", "mpi", "none":
+	default:
+		bad("-dist %q: want auto, mpi or none", o.Dist)
+	}
+	if o.NProc < 0 || o.NProc == 1 {
+		bad("-nproc-per-node %d: want 2 or more (0: one process)", o.NProc)
 	}
 	if o.Preset == "paper" && o.Framework == "byol" {
 		bad("-preset paper: the paper has no BYOL runs (use -preset gpu)")
