@@ -62,14 +62,15 @@ func launchLocal(args []string, n int, stdout, stderr io.Writer) error {
 // job of one.
 func communicator(o *options) (dist.Comm, error) {
 	env, launched := dist.FromEnv()
+	auto := o.Dist == "auto" || o.Dist == ""
 	switch {
 	case o.Dist == "none":
 		return dist.Single{}, nil
-	case o.Dist == "auto" && !launched:
+	case auto && !launched:
 		return dist.Single{}, nil
-	case launched && env.Launcher == "torchrun" && o.Dist == "auto":
+	case launched && env.Launcher == "torchrun" && auto:
 		return nil, errors.New("started by torchrun, whose ranks meet over NCCL, which this build cannot open yet: launch with mpiexec or srun (-dist mpi), or -nproc-per-node N")
-	case launched && env.Size <= 1 && o.Dist == "auto":
+	case launched && env.Size <= 1 && auto:
 		return dist.Single{}, nil
 	}
 	c, err := dist.NewMPI(collectiveTimeout)

@@ -199,7 +199,7 @@ func (o *options) check() error {
 		bad("-framework %q: want simclr, mocov1, mocov2, simsiam or byol", o.Framework)
 	}
 	switch o.Dist {
-	case "auto", "mpi", "none":
+	case "", "auto", "mpi", "none": // "": a configuration read from a file
 	default:
 		bad("-dist %q: want auto, mpi or none", o.Dist)
 	}
