@@ -2,9 +2,7 @@ package data
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
 )
 
 // Dataset is a labelled image data set of 8-bit pixels, held in memory or
@@ -99,47 +97,13 @@ func (d *Dataset) ForImages(idx []int, workers int, fn func(k int, pix []uint8, 
 		}
 		return nil
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		firstK   int
-	)
-	next := make(chan int)
-	for range min(workers, len(idx)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range next {
-				pix, h, w, err := d.ImageErr(idx[k])
-				if err == nil {
-					err = fn(k, pix, h, w)
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil || k < firstK {
-						firstErr, firstK = err, k
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for k := range idx {
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			break
+	return parallelEach(len(idx), workers, true, func(k int) error {
+		pix, h, w, err := d.ImageErr(idx[k])
+		if err != nil {
+			return err
 		}
-		next <- k
-	}
-	close(next)
-	wg.Wait()
-	return firstErr
+		return fn(k, pix, h, w)
+	})
 }
 
 // Validate checks that the fields agree with each other: sizes, offsets,

@@ -14,10 +14,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -400,33 +398,14 @@ func decodeDataset(paths []string, labels []int32, classes []string, opt FolderO
 		h, w int
 	}
 	res := make([]result, len(paths))
-	errs := make([]error, len(paths))
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	budget := newPixelBudget(lim.MaxPixels)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, len(paths)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				pix, h, w, err := decodeFile(paths[i], opt, lim, budget)
-				res[i], errs[i] = result{pix, h, w}, err
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs { // the first error, not a list of thousands
-		if err != nil {
-			return nil, err
-		}
+	// The first error, not a list of thousands.
+	if err := parallelEach(len(paths), opt.Workers, false, func(i int) error {
+		pix, h, w, err := decodeFile(paths[i], opt, lim, budget)
+		res[i] = result{pix, h, w}
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	c := 3
 	if opt.Gray {

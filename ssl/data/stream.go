@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 )
 
@@ -185,31 +184,11 @@ func streamFolder(paths []string, labels []int32, classes []string, opt FolderOp
 		d.H, d.W = opt.Height, opt.Width
 	}
 	sizes := make([][2]int, len(paths))
-	errs := make([]error, len(paths))
-	workers := opt.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(workers, len(paths)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				sizes[i], errs[i] = fileHeader(paths[i], lim)
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := parallelEach(len(paths), opt.Workers, false, func(i int) (err error) {
+		sizes[i], err = fileHeader(paths[i], lim)
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	if opt.Height == 0 {
 		src.sizes = sizes
