@@ -12,11 +12,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-data: put the Fashion-MNIST IDX files there (or set FASHION_MNIST_DIR) to run the training test." >&2
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-data: installing dataset-fashion-mnist" >&2
-(
-  flock 9
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null
-) 9>/tmp/hallucinator-apt.lock
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install install-data dataset-fashion-mnist

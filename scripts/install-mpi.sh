@@ -13,11 +13,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-mpi: install MPICH with its headers to build build/libhalmpi.so (make mpi)." >&2
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-mpi: installing mpich libmpich-dev" >&2
-(
-  flock 9
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends mpich libmpich-dev >/dev/null
-) 9>/tmp/hallucinator-apt.lock
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install install-mpi --no-install-recommends mpich libmpich-dev

@@ -14,11 +14,6 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "install-torch: missing ${need[*]}; install PyTorch for /usr/bin/python3 and the allocators by hand" >&2
   exit 1
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-torch: installing ${need[*]}" >&2
-(
-  flock 9
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-) 9>/tmp/hallucinator-apt.lock
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+apt_install install-torch "${need[@]}"
